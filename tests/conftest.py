@@ -1,0 +1,40 @@
+"""Shared fixtures: the real MobileSAM engine (loaded once) and the real demo / shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from uosam_core.engine import SamEngine
+from uosam_core.image_io import read_image, read_labels
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "resources" / "demo"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def engine() -> SamEngine:
+    torch.set_num_threads(2)
+    return SamEngine.load(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def demo_stems() -> list[str]:
+    return sorted(path.stem for path in (DEMO / "images").glob("*.png"))
+
+
+def load_demo(stem: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image, STEGO baseline, ground truth) of one demo image."""
+    image = read_image(DEMO / "images" / f"{stem}.png")
+    baseline, _ = read_labels(DEMO / "labels" / f"{stem}.png")
+    truth, _ = read_labels(DEMO / "ground_truth" / f"{stem}.png")
+    return image, baseline, truth
+
+
+@pytest.fixture(scope="session")
+def demo_image(demo_stems):
+    return load_demo(demo_stems[0])

@@ -1,0 +1,113 @@
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import DEMO
+from PIL import Image
+
+from uosam_core.cli import EXIT_SKIPPED, main
+from uosam_core.image_io import read_labels
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory):
+    """A folder with the demo pairs in nested class folders plus bad files, refined once."""
+    root = tmp_path_factory.mktemp("batch")
+    images, labels, out = root / "images", root / "labels", root / "out"
+    for stem_path in sorted((DEMO / "images").glob("*.png"))[:2]:
+        (images / "cls_a").mkdir(parents=True, exist_ok=True)
+        (labels / "cls_a").mkdir(parents=True, exist_ok=True)
+        shutil.copy(stem_path, images / "cls_a" / stem_path.name)
+        shutil.copy(DEMO / "labels" / stem_path.name, labels / "cls_a" / stem_path.name)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(images / "rgb_label.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(labels / "rgb_label.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(images / "wrong_size.png")
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(labels / "wrong_size.png")
+    (labels / "orphan_label.png").write_bytes((DEMO / "labels" / "coco_00.png").read_bytes())
+    before = _digest(labels) | _digest(images)
+    code = main(["refine", str(images), str(labels), str(out), "--quiet", "--num-classes", "27"])
+    return images, labels, out, code, before
+
+
+def test_batch_writes_outputs_like_the_inputs_and_reports_bad_pairs(batch_run, capsys):
+    images, labels, out, code, before = batch_run
+    assert code == EXIT_SKIPPED
+    for label_path in (labels / "cls_a").glob("*.png"):
+        written = Image.open(out / "cls_a" / label_path.name)
+        original = Image.open(label_path)
+        assert written.size == original.size and written.mode == original.mode == "P"
+        assert written.getpalette() == original.getpalette()
+    summary = json.loads((out / "uosam-summary.json").read_text())
+    assert summary["counts"] == {"written": 2, "resumed": 0, "skipped": 3}
+    problems = " | ".join(item["problem"] for item in summary["skipped"])
+    assert "RGB label file" in problems and "differs from its image" in problems and "no image" in problems
+    assert _digest(labels) | _digest(images) == before, "inputs are never written"
+
+
+def test_rerun_resumes_without_redoing_work(batch_run, capsys):
+    images, labels, out, _, _ = batch_run
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    (out / "cls_a" / ".coco_00.png.part").write_bytes(b"half a file")
+    code = main(["refine", str(images), str(labels), str(out), "--quiet"])
+    assert code == EXIT_SKIPPED
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == stamps
+    assert not list(out.rglob("*.part"))
+    summary = json.loads((out / "uosam-summary.json").read_text())
+    assert summary["counts"]["resumed"] == 2 and summary["counts"]["written"] == 0
+
+
+def test_eval_prints_one_line_and_hungarian_undoes_a_permutation(tmp_path, capsys):
+    gt_dir, pred_dir, shuffled_dir = tmp_path / "gt", tmp_path / "pred", tmp_path / "shuffled"
+    permutation = np.random.default_rng(0).permutation(27)
+    for folder in (gt_dir, pred_dir, shuffled_dir):
+        folder.mkdir()
+    for path in (DEMO / "ground_truth").glob("*.png"):
+        shutil.copy(path, gt_dir / path.name)
+        labels, _ = read_labels(DEMO / "labels" / path.name)
+        Image.fromarray(labels.astype(np.uint8)).save(pred_dir / path.name)
+        Image.fromarray(permutation[labels].astype(np.uint8)).save(shuffled_dir / path.name)
+    assert main(["eval", str(pred_dir), str(gt_dir), "--num-classes", "27"]) == 0
+    plain = capsys.readouterr().out.strip()
+    assert plain.startswith("mIoU ") and "pAcc" in plain and "boundary IoU" in plain and len(plain.splitlines()) == 1
+    main(["eval", str(shuffled_dir), str(gt_dir), "--num-classes", "27"])
+    assert capsys.readouterr().out.strip() != plain
+    main(["eval", str(shuffled_dir), str(gt_dir), "--num-classes", "27", "--hungarian", "--json"])
+    matched = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    main(["eval", str(pred_dir), str(gt_dir), "--num-classes", "27", "--json"])
+    direct = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert matched["mIoU"] >= direct["mIoU"] - 1e-6
+
+
+def test_eval_pass_protocol_scores_a_perfect_prediction(tmp_path, capsys):
+    from uosam_core.image_io import LabelFormat, write_labels
+
+    gt = np.zeros((20, 20), np.int64)
+    gt[5:15, 5:15] = 37
+    gt[0, :] = 1000
+    pred = np.where(gt == 37, 3, 0)  # raw cluster ids: matched per image
+    write_labels(tmp_path / "gt" / "n01" / "a.png", gt, LabelFormat("pass-rgb"))
+    write_labels(tmp_path / "pred" / "n01" / "a.png", pred, LabelFormat("pass-rgb"))
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "--protocol", "pass", "--json"]) == 0
+    values = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert values["mIoU"] == pytest.approx(100.0) and values["ImgAcc"] == 100.0
+    assert values["Fbeta"] == pytest.approx(100.0)
+
+
+def test_weights_commands(capsys):
+    assert main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "vit_t" in listing and "vit_h" in listing and "(default)" in listing
+    assert main(["weights", "verify"]) == 0
+    assert ": ok (vit_t" in capsys.readouterr().out
+
+
+def test_missing_folder_is_one_clear_line(tmp_path, capsys):
+    code = main(["refine", str(tmp_path / "nope"), str(tmp_path), str(tmp_path / "out"), "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == f"uosam refine: {tmp_path / 'nope'}: images folder not found"

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from uosam_core.config import GroConfig, LroConfig
+from uosam_core.gro import boundary_points, class_edges, fast_masks
+from uosam_core.lro import compose_lro, run_lro
+from uosam_core.voting import fill_unknown, vote
+
+
+def test_a_mask_takes_the_majority_class_under_it():
+    labels = np.zeros((10, 10), np.int32)
+    labels[:, 7:] = 2
+    mask = np.zeros((10, 10), bool)
+    mask[:, 3:] = True  # 4 columns of class 0, 3 of class 2
+    painted, classes, shares, vote_class, vote_share = vote(labels, mask[None], ignore_ids=(255,))
+    assert classes.tolist() == [0] and shares[0] == pytest.approx(4 / 7)
+    assert (painted[mask] == 0).all() and (painted[:, :3] == 0).all()
+    assert (vote_class[mask] == 0).all() and (vote_class[~mask] == -1).all()
+    assert vote_share[0, 5] == pytest.approx(4 / 7)
+
+
+def test_smaller_masks_paint_over_larger_ones_and_ignore_does_not_vote():
+    labels = np.full((10, 10), 255, np.int32)
+    labels[:, :4] = 1
+    labels[:, 8:] = 3
+    big = np.ones((10, 10), bool)
+    small = np.zeros((10, 10), bool)
+    small[:, 6:] = True
+    painted, classes, *_ = vote(labels, np.stack([big, small]), ignore_ids=(255,))
+    assert classes.tolist() == [1, 3]
+    assert (painted[:, :6] == 1).all() and (painted[:, 6:] == 3).all()
+
+
+def test_minimum_vote_share_leaves_split_masks_alone():
+    labels = np.zeros((4, 4), np.int32)
+    labels[:, 2:] = 1
+    mask = np.ones((4, 4), bool)
+    painted, *_ = vote(labels, mask[None], ignore_ids=(), min_share=0.6)
+    assert np.array_equal(painted, labels)
+
+
+def test_unknown_pixels_take_the_nearest_class():
+    labels = np.array([[1, -1, -1, 2]], np.int32)
+    assert fill_unknown(labels).tolist() == [[1, 1, 2, 2]]
+
+
+def test_boundary_points_stay_near_class_edges():
+    labels = np.zeros((200, 200), np.int32)
+    labels[:, 100:] = 1
+    config = GroConfig(fast_points_per_side=20, boundary_band=0.05)
+    points = boundary_points(labels, config)
+    assert len(points) > 0
+    assert (np.abs(points[:, 0] - 100) <= 0.05 * 200 + 1).all()
+    assert class_edges(labels)[:, 99:101].all() and not class_edges(labels)[:, :98].any()
+
+
+def test_fast_profile_spends_at_most_its_budget(engine, demo_image):
+    image, baseline, _ = demo_image
+    embedding = engine.encode(image)
+    objects = run_lro(engine, embedding, baseline, LroConfig(), ignore_ids=(255,), background_ids=())
+    lro_labels = compose_lro(baseline, objects, LroConfig(), ignore_ids=(255,))
+    config = GroConfig(max_prompts=20)
+    masks, scores, spent = fast_masks(engine, embedding, lro_labels, config)
+    assert spent <= 20
+    assert masks.dtype == bool and masks.shape[1:] == baseline.shape
+    assert len(masks) == len(scores) and (scores > config.pred_iou_thresh).all()
+    assert all(mask.sum() >= 1 for mask in masks)

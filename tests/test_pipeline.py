@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from conftest import load_demo
+
+from uosam_core.config import RefineConfig
+from uosam_core.metrics import Evaluator
+from uosam_core.pipeline import Refiner
+
+
+@pytest.fixture(scope="module")
+def demo_results(engine, demo_stems):
+    refiner = Refiner(engine)
+    results = {}
+    for stem in demo_stems:
+        image, baseline, truth = load_demo(stem)
+        before = baseline.copy()
+        results[stem] = (refiner.refine(image, baseline), truth)
+        assert np.array_equal(before, baseline), "refine must not modify its input"
+    return results
+
+
+def test_refinement_improves_stego_labels_on_the_demo(demo_results):
+    baseline_scores, refined_scores = Evaluator(27), Evaluator(27)
+    for result, truth in demo_results.values():
+        baseline_scores.add(result.baseline, truth)
+        refined_scores.add(result.labels, truth)
+    before, after = baseline_scores.scores(), refined_scores.scores()
+    assert after.miou > before.miou + 1.0
+    assert after.boundary_iou > before.boundary_iou
+
+
+def test_result_keeps_every_intermediate(demo_results):
+    result, _ = next(iter(demo_results.values()))
+    shape = result.baseline.shape
+    assert result.labels.shape == shape and result.lro_labels.shape == shape
+    assert result.objects and all(obj.lcm.shape == shape for obj in result.objects)
+    assert result.gro is not None and result.gro.profile == "fast"
+    assert result.gro.vote_class.shape == shape and result.gro.vote_share.shape == shape
+    areas = result.gro.masks.reshape(len(result.gro.masks), -1).sum(axis=1)
+    assert (np.diff(areas) <= 0).all(), "masks are kept in painting order, largest first"
+    assert set(result.timings) >= {"encode", "lro", "gro"}
+    assert (result.labels >= 0).all()
+
+
+def test_recompose_applies_a_rejection_without_decoding(engine, demo_results):
+    result, _ = next(iter(demo_results.values()))
+    refiner = Refiner(engine)
+    target = next(obj for obj in result.objects if obj.uses_refined)
+    encodes = engine.encode_count
+    target.decision = "reject"
+    try:
+        refiner.recompose(result)
+        assert engine.encode_count == encodes
+        assert not target.uses_refined
+    finally:
+        target.decision = "auto"
+        refiner.recompose(result)
+
+
+def test_lro_and_gro_can_be_switched_off(engine, demo_stems):
+    from dataclasses import replace
+
+    image, baseline, _ = load_demo(demo_stems[0])
+    config = RefineConfig()
+    nothing = Refiner(engine, replace(config, lro=replace(config.lro, enabled=False),
+                                      gro=replace(config.gro, profile="off"))).refine(image, baseline)
+    assert np.array_equal(nothing.labels, baseline) and not nothing.objects and nothing.gro is None

@@ -1,0 +1,66 @@
+"""Options of the refinement, with the defaults chosen by measurement (docs/decisions/)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Fallback = Literal["baseline", "ignore"]
+ObjectMode = Literal["class", "component"]
+GroProfile = Literal["fast", "paper", "off"]
+
+
+@dataclass(frozen=True)
+class LroConfig:
+    """Local region optimizer options.
+
+    object_mode: "class" refines one object per class (the paper); "component" one per connected
+    component of a class, for scenes with many instances of a class.
+    min_object_area: objects smaller than this many pixels keep their baseline pixels.
+    iou_threshold: a refined object whose IoU with its baseline object is below this is rejected.
+    fallback: what pixels refined away from an accepted object, and claimed by no other, become:
+    "baseline" keeps their baseline class, "ignore" marks them for GRO voting and then fills them
+    from the nearest labelled pixel.
+    """
+
+    enabled: bool = True
+    object_mode: ObjectMode = "class"
+    min_object_area: int = 64
+    iou_threshold: float = 0.4
+    fallback: Fallback = "baseline"
+    cascade: bool = True
+
+
+@dataclass(frozen=True)
+class GroConfig:
+    """Global region optimizer options; ``profile`` picks "fast", "paper" (the public script) or "off"."""
+
+    profile: GroProfile = "fast"
+    pred_iou_thresh: float = 0.86
+    stability_score_thresh: float = 0.92
+    box_nms_thresh: float = 0.7
+    min_mask_region_area: int = 100
+    # paper profile (SamAutomaticMaskGenerator as the public script sets it)
+    points_per_side: int = 64
+    crop_n_layers: int = 1
+    crop_n_points_downscale_factor: int = 2
+    # fast profile
+    fast_points_per_side: int = 48
+    boundary_band: float = 0.08  # keep grid points within this fraction of max(H, W) of a class edge
+    max_prompts: int = 64
+    min_vote_share: float = 0.0
+    max_mask_fraction: float = 0.5  # masks covering more of the image than this do not vote (1.0: the paper)
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Everything that decides one image's refinement."""
+
+    lro: LroConfig = field(default_factory=LroConfig)
+    gro: GroConfig = field(default_factory=GroConfig)
+    ignore_ids: tuple[int, ...] = (255,)
+    background_ids: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        """Plain-data form for JSON summaries."""
+        return asdict(self)

@@ -1,0 +1,142 @@
+"""Local region optimizer: refine every baseline object with LCM-derived prompts, all in one batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .config import LroConfig
+from .engine import Embedding, Prompts, SamEngine
+from .lcm import location_confidence_maps
+from .objects import extract_objects, largest_component, mask_box, mask_iou
+from .result import ObjectPrompts, ObjectResult
+
+UNKNOWN = -1  # label of pixels left for the GRO vote / nearest fill
+
+
+def lcm_prompts(mask: np.ndarray, lcm: np.ndarray) -> ObjectPrompts:
+    """Positive point at the LCM max inside the object's largest component, negative at the LCM
+    min outside the object, and that component's box (the paper's LCC box)."""
+    component = largest_component(mask)
+    inside = np.where(component, lcm, -np.inf)
+    row, col = np.unravel_index(int(np.argmax(inside)), lcm.shape)
+    outside = np.where(mask, np.inf, lcm)
+    if np.isfinite(outside).any():
+        neg_row, neg_col = np.unravel_index(int(np.argmin(outside)), lcm.shape)
+        negative = [(neg_col + 0.5, neg_row + 0.5)]
+    else:
+        negative = []
+    return ObjectPrompts(positive=[(col + 0.5, row + 0.5)], negative=negative, box=mask_box(component))
+
+
+def _pack(prompt_list: list[ObjectPrompts]) -> Prompts:
+    """Stack per-object prompts into one decoder batch, padding point lists with label -1."""
+    width = max(len(p.positive) + len(p.negative) for p in prompt_list)
+    width = max(width, 1)
+    points = np.zeros((len(prompt_list), width, 2), np.float32)
+    labels = -np.ones((len(prompt_list), width), np.int64)
+    for row, prompts in enumerate(prompt_list):
+        coords = list(prompts.positive) + list(prompts.negative)
+        points[row, : len(coords)] = coords
+        labels[row, : len(coords)] = [1] * len(prompts.positive) + [0] * len(prompts.negative)
+    boxes = None
+    if all(p.box is not None for p in prompt_list):
+        boxes = np.array([p.box for p in prompt_list], np.float32)
+    return Prompts(points=points, point_labels=labels, boxes=boxes)
+
+
+def _decode_group(engine: SamEngine, embedding: Embedding, prompt_list: list[ObjectPrompts],
+                  cascade: bool) -> list[dict]:
+    """Run step 1 (multimask, best score) and step 2 (step-1 box + logits) for a group of objects."""
+    step1 = engine.decode(embedding, _pack(prompt_list), multimask=True)
+    best = step1.scores.argmax(dim=1)
+    rows = torch.arange(len(prompt_list))
+    best_logits = step1.low_res_logits[rows, best][:, None]  # N x 1 x 256 x 256
+    step1_masks = engine.upscale(embedding, best_logits)[:, 0] > 0
+    outputs = []
+    for index in range(len(prompt_list)):
+        outputs.append({
+            "step1_mask": step1_masks[index].numpy(),
+            "step1_scores": step1.scores[index].numpy().copy(),
+            "step1_logits": best_logits[index].clone(),
+            "step2_box": mask_box(step1_masks[index].numpy()),
+        })
+    if not cascade:
+        for output, score in zip(outputs, step1.scores[rows, best].tolist()):
+            output.update(step2_mask=output["step1_mask"], step2_score=float(score))
+        return outputs
+    cascaded = [i for i, output in enumerate(outputs) if output["step2_box"] is not None]
+    for output in outputs:
+        output.update(step2_mask=output["step1_mask"], step2_score=0.0)
+    if cascaded:
+        packed = _pack([prompt_list[i] for i in cascaded])
+        step2_prompts = Prompts(points=packed.points, point_labels=packed.point_labels,
+                                boxes=np.array([outputs[i]["step2_box"] for i in cascaded], np.float32),
+                                mask_inputs=best_logits[cascaded])
+        step2 = engine.decode(embedding, step2_prompts, multimask=False)
+        step2_masks = engine.upscale(embedding, step2.low_res_logits)[:, 0] > 0
+        for row, index in enumerate(cascaded):
+            outputs[index].update(step2_mask=step2_masks[row].numpy(), step2_score=float(step2.scores[row, 0]))
+    return outputs
+
+
+def run_lro(engine: SamEngine, embedding: Embedding, baseline: np.ndarray, config: LroConfig, *,
+            ignore_ids: tuple[int, ...], background_ids: tuple[int, ...]) -> list[ObjectResult]:
+    """Refine every object of ``baseline``; returns one ObjectResult per object, largest first."""
+    objects = extract_objects(baseline, ignore_ids=ignore_ids, background_ids=background_ids,
+                              min_area=config.min_object_area, mode=config.object_mode)
+    if not objects:
+        return []
+    masks = np.stack([mask for _, mask in objects])
+    lcms = location_confidence_maps(masks, embedding)
+    prompt_list = [lcm_prompts(mask, lcm) for mask, lcm in zip(masks, lcms)]
+    decoded = _decode_group(engine, embedding, prompt_list, config.cascade)
+    results = []
+    for index, ((class_id, mask), lcm, prompts, output) in enumerate(zip(objects, lcms, prompt_list, decoded)):
+        iou = mask_iou(output["step2_mask"], mask)
+        results.append(ObjectResult(
+            index=index, class_id=class_id, baseline_mask=mask, lcm=lcm, prompts=prompts,
+            step1_mask=output["step1_mask"], step1_scores=output["step1_scores"],
+            step1_logits=output["step1_logits"], step2_box=output["step2_box"],
+            step2_mask=output["step2_mask"], step2_score=output["step2_score"],
+            iou_with_baseline=iou, accepted=iou >= config.iou_threshold,
+        ))
+    return results
+
+
+def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, prompts: ObjectPrompts,
+                    config: LroConfig) -> ObjectResult:
+    """Decode one object again from edited prompts (cached embedding); returns an updated copy."""
+    if not prompts.positive and prompts.box is None:
+        raise ValueError("an object needs at least one positive point or a box")
+    output = _decode_group(engine, embedding, [prompts], config.cascade)[0]
+    iou = mask_iou(output["step2_mask"], obj.baseline_mask)
+    return ObjectResult(
+        index=obj.index, class_id=obj.class_id, baseline_mask=obj.baseline_mask, lcm=obj.lcm, prompts=prompts,
+        step1_mask=output["step1_mask"], step1_scores=output["step1_scores"], step1_logits=output["step1_logits"],
+        step2_box=output["step2_box"], step2_mask=output["step2_mask"], step2_score=output["step2_score"],
+        iou_with_baseline=iou, accepted=iou >= config.iou_threshold, decision=obj.decision, edited=True,
+    )
+
+
+def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig, *,
+                ignore_ids: tuple[int, ...]) -> np.ndarray:
+    """Paint objects largest first (refined mask when used, else the baseline object) over the
+    baseline; pixels refined away and claimed by no object become the configured fallback."""
+    labels = baseline.astype(np.int32).copy()
+    refined_away = np.zeros(baseline.shape, bool)
+    claimed = np.zeros(baseline.shape, bool)
+    for obj in sorted(objects, key=lambda o: -o.area):
+        if obj.uses_refined:
+            refined_away |= obj.baseline_mask & ~obj.step2_mask
+            labels[obj.step2_mask] = obj.class_id
+            claimed |= obj.step2_mask
+        else:
+            labels[obj.baseline_mask] = obj.class_id
+            claimed |= obj.baseline_mask
+    orphans = refined_away & ~claimed
+    if config.fallback == "ignore":
+        labels[orphans] = UNKNOWN
+    else:
+        labels[orphans] = baseline[orphans]
+    return labels

@@ -1,0 +1,75 @@
+"""One image through UO-SAM: encode once, LRO, compose, GRO, vote; and cheap re-composition."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from .config import RefineConfig
+from .engine import Embedding, SamEngine
+from .gro import run_gro
+from .lro import UNKNOWN, compose_lro, redecode_object, run_lro
+from .result import ObjectPrompts, RefineResult
+from .voting import fill_unknown, vote
+
+
+class Refiner:
+    """Refines label maps with one loaded engine and one configuration."""
+
+    def __init__(self, engine: SamEngine, config: RefineConfig | None = None) -> None:
+        self.engine = engine
+        self.config = config or RefineConfig()
+
+    def refine(self, image: np.ndarray, baseline: np.ndarray, embedding: Embedding | None = None) -> RefineResult:
+        """Refine ``baseline`` (HxW int ids) of ``image`` (HxWx3 uint8 RGB); never modifies inputs."""
+        if image.shape[:2] != baseline.shape:
+            raise ValueError(f"labels {baseline.shape} do not match image {image.shape[:2]}")
+        config = self.config
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        embedding = embedding or self.engine.encode(image)
+        timings["encode"] = time.perf_counter() - start
+        baseline = baseline.astype(np.int32, copy=True)
+        objects = []
+        if config.lro.enabled:
+            start = time.perf_counter()
+            objects = run_lro(self.engine, embedding, baseline, config.lro, ignore_ids=config.ignore_ids,
+                              background_ids=config.background_ids)
+            timings["lro"] = time.perf_counter() - start
+        lro_labels = compose_lro(baseline, objects, config.lro, ignore_ids=config.ignore_ids)
+        gro = None
+        if config.gro.profile != "off":
+            start = time.perf_counter()
+            gro = run_gro(self.engine, embedding, image, lro_labels, config.gro, ignore_ids=config.ignore_ids)
+            timings["gro"] = time.perf_counter() - start
+        result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
+                              labels=lro_labels, timings=timings)
+        return self.recompose(result)
+
+    def recompose(self, result: RefineResult) -> RefineResult:
+        """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
+        re-voting the existing GRO masks (no decoding). Returns the same result, updated."""
+        config = self.config
+        result.lro_labels = compose_lro(result.baseline, result.objects, config.lro, ignore_ids=config.ignore_ids)
+        labels = result.lro_labels
+        if result.gro is not None and len(result.gro.masks):
+            labels, classes, shares, vote_class, vote_share = vote(
+                result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids,
+                min_share=config.gro.min_vote_share, max_fraction=config.gro.max_mask_fraction)
+            result.gro = replace(result.gro, mask_classes=classes, mask_shares=shares, vote_class=vote_class,
+                                 vote_share=vote_share)
+        labels = fill_unknown(labels)
+        if (labels == UNKNOWN).all():
+            labels = result.baseline.copy()
+        result.labels = labels
+        return result
+
+    def redecode(self, result: RefineResult, image: np.ndarray, object_index: int, prompts: ObjectPrompts
+                 ) -> RefineResult:
+        """Decode one object again from edited prompts (cached embedding) and recompose."""
+        embedding = self.engine.encode(image)
+        result.objects[object_index] = redecode_object(self.engine, embedding, result.objects[object_index],
+                                                       prompts, self.config.lro)
+        return self.recompose(result)
