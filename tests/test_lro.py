@@ -76,10 +76,13 @@ def test_rejecting_an_object_restores_its_baseline_pixels(lro_run):
     target.decision = "reject"
     try:
         labels = compose_lro(baseline, objects, LroConfig(), ignore_ids=(255,))
-        smaller = [o for o in objects if o.area < target.area]
-        untouched = target.baseline_mask & ~np.any([o.step2_mask | o.baseline_mask for o in smaller], axis=0) \
-            if smaller else target.baseline_mask
+        others = [o.step2_mask for o in objects if o is not target and o.uses_refined]
+        untouched = target.baseline_mask & ~np.any(others, axis=0) if others else target.baseline_mask
+        assert untouched.any()
         assert (labels[untouched] == target.class_id).all()
+        grown = target.step2_mask & ~target.baseline_mask & ~np.any(others, axis=0) if others else \
+            target.step2_mask & ~target.baseline_mask
+        assert np.array_equal(labels[grown], baseline[grown])
     finally:
         target.decision = "auto"
 

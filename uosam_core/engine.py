@@ -111,7 +111,7 @@ class SamEngine:
     def load(cls, model_type: str | None = None, checkpoint: Path | str | None = None, device: str = "auto",
              cache: EmbeddingCache | None = None) -> SamEngine:
         """Load a checkpoint (default: MobileSAM from the user cache, fetched when missing)."""
-        from mobile_sam.build_sam import sam_model_registry
+        from .sam_package import sam_model_registry
 
         path, model_type = weights.resolve(model_type, Path(checkpoint) if checkpoint else None)
         try:

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from mobile_sam.utils.amg import batched_mask_to_box, build_point_grid, calculate_stability_score, remove_small_regions
 from scipy import ndimage
 from torchvision.ops import batched_nms
 
 from .config import GroConfig
 from .engine import Embedding, Prompts, SamEngine, crop_low_res
 from .result import GroResult
+from .sam_package import (
+    SamAutomaticMaskGenerator,
+    batched_mask_to_box,
+    build_point_grid,
+    calculate_stability_score,
+    remove_small_regions,
+)
 from .voting import vote
 
 FAST_BATCH = 16
@@ -145,8 +151,6 @@ class _CachedPredictor:
 
 def paper_masks(engine: SamEngine, image: np.ndarray, config: GroConfig) -> tuple[np.ndarray, np.ndarray, int]:
     """SamAutomaticMaskGenerator with the public script's settings. Returns (masks, scores, prompts)."""
-    from mobile_sam.automatic_mask_generator import SamAutomaticMaskGenerator
-
     predictor = _CachedPredictor(engine)
     generator = SamAutomaticMaskGenerator.__new__(SamAutomaticMaskGenerator)
     SamAutomaticMaskGenerator.__init__(

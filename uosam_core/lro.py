@@ -121,8 +121,9 @@ def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, 
 
 def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig, *,
                 ignore_ids: tuple[int, ...]) -> np.ndarray:
-    """Paint objects largest first (refined mask when used, else the baseline object) over the
-    baseline; pixels refined away and claimed by no object become the configured fallback."""
+    """Paint the refined mask of every used object over the baseline, largest first (so small
+    objects stay on top); rejected objects are not painted, so their pixels keep the baseline unless
+    a used object claims them. Pixels refined away and claimed by none become the fallback."""
     labels = baseline.astype(np.int32).copy()
     refined_away = np.zeros(baseline.shape, bool)
     claimed = np.zeros(baseline.shape, bool)
@@ -131,12 +132,6 @@ def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroCo
             refined_away |= obj.baseline_mask & ~obj.step2_mask
             labels[obj.step2_mask] = obj.class_id
             claimed |= obj.step2_mask
-        else:
-            labels[obj.baseline_mask] = obj.class_id
-            claimed |= obj.baseline_mask
-    orphans = refined_away & ~claimed
     if config.fallback == "ignore":
-        labels[orphans] = UNKNOWN
-    else:
-        labels[orphans] = baseline[orphans]
+        labels[refined_away & ~claimed] = UNKNOWN
     return labels
