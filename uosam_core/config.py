@@ -27,6 +27,7 @@ class LroConfig:
     object_mode: ObjectMode = "class"
     min_object_area: int = 64
     iou_threshold: float = 0.4
+    min_lcm_contrast: float = 0.15
     fallback: Fallback = "baseline"
     cascade: bool = True
 
@@ -48,7 +49,7 @@ class GroConfig:
     fast_points_per_side: int = 48
     boundary_band: float = 0.08  # keep grid points within this fraction of max(H, W) of a class edge
     max_prompts: int = 64
-    min_vote_share: float = 0.0
+    min_vote_share: float = 0.55  # a mask paints only when its winner holds a strict majority of its votes
     max_mask_fraction: float = 0.5  # masks covering more of the image than this do not vote (1.0: the paper)
 
 

@@ -29,6 +29,18 @@ def lcm_prompts(mask: np.ndarray, lcm: np.ndarray) -> ObjectPrompts:
     return ObjectPrompts(positive=[(col + 0.5, row + 0.5)], negative=negative, box=mask_box(component))
 
 
+def lcm_contrast(mask: np.ndarray, lcm: np.ndarray) -> float:
+    """Mean LCM inside the object minus mean LCM outside it (1.0 when the object fills the image)."""
+    if mask.all():
+        return 1.0
+    return float(lcm[mask].mean() - lcm[~mask].mean())
+
+
+def verdict(iou: float, contrast: float, config: LroConfig) -> bool:
+    """Whether a refined object is trusted: it agrees with its baseline and its LCM is distinct."""
+    return iou >= config.iou_threshold and contrast >= config.min_lcm_contrast
+
+
 def _pack(prompt_list: list[ObjectPrompts]) -> Prompts:
     """Stack per-object prompts into one decoder batch, padding point lists with label -1."""
     width = max(len(p.positive) + len(p.negative) for p in prompt_list)
@@ -94,12 +106,13 @@ def run_lro(engine: SamEngine, embedding: Embedding, baseline: np.ndarray, confi
     results = []
     for index, ((class_id, mask), lcm, prompts, output) in enumerate(zip(objects, lcms, prompt_list, decoded)):
         iou = mask_iou(output["step2_mask"], mask)
+        contrast = lcm_contrast(mask, lcm)
         results.append(ObjectResult(
             index=index, class_id=class_id, baseline_mask=mask, lcm=lcm, prompts=prompts,
             step1_mask=output["step1_mask"], step1_scores=output["step1_scores"],
             step1_logits=output["step1_logits"], step2_box=output["step2_box"],
             step2_mask=output["step2_mask"], step2_score=output["step2_score"],
-            iou_with_baseline=iou, accepted=iou >= config.iou_threshold,
+            iou_with_baseline=iou, lcm_contrast=contrast, accepted=verdict(iou, contrast, config),
         ))
     return results
 
@@ -115,7 +128,8 @@ def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, 
         index=obj.index, class_id=obj.class_id, baseline_mask=obj.baseline_mask, lcm=obj.lcm, prompts=prompts,
         step1_mask=output["step1_mask"], step1_scores=output["step1_scores"], step1_logits=output["step1_logits"],
         step2_box=output["step2_box"], step2_mask=output["step2_mask"], step2_score=output["step2_score"],
-        iou_with_baseline=iou, accepted=iou >= config.iou_threshold, decision=obj.decision, edited=True,
+        iou_with_baseline=iou, lcm_contrast=obj.lcm_contrast, accepted=verdict(iou, obj.lcm_contrast, config),
+        decision=obj.decision, edited=True,
     )
 
 

@@ -36,7 +36,8 @@ class ObjectResult:
     step2_mask: np.ndarray  # HxW bool, the refined object
     step2_score: float
     iou_with_baseline: float
-    accepted: bool  # the automatic verdict (IoU >= threshold)
+    lcm_contrast: float  # mean LCM inside the baseline object minus mean LCM outside it
+    accepted: bool  # the automatic verdict (IoU and LCM contrast over their thresholds)
     decision: str = "auto"  # "auto", "accept", "reject" (a user's override)
     edited: bool = False
 
