@@ -103,18 +103,20 @@ def run_lro(engine: SamEngine, embedding: Embedding, baseline: np.ndarray, confi
     lcms = location_confidence_maps(masks, embedding)
     prompt_list = [lcm_prompts(mask, lcm) for mask, lcm in zip(masks, lcms)]
     decoded = _decode_group(engine, embedding, prompt_list, config.cascade)
-    results = []
-    for index, ((class_id, mask), lcm, prompts, output) in enumerate(zip(objects, lcms, prompt_list, decoded)):
-        iou = mask_iou(output["step2_mask"], mask)
-        contrast = lcm_contrast(mask, lcm)
-        results.append(ObjectResult(
-            index=index, class_id=class_id, baseline_mask=mask, lcm=lcm, prompts=prompts,
-            step1_mask=output["step1_mask"], step1_scores=output["step1_scores"],
-            step1_logits=output["step1_logits"], step2_box=output["step2_box"],
-            step2_mask=output["step2_mask"], step2_score=output["step2_score"],
-            iou_with_baseline=iou, lcm_contrast=contrast, accepted=verdict(iou, contrast, config),
-        ))
-    return results
+    return [_object_result(index, class_id, mask, lcm, lcm_contrast(mask, lcm), prompts, output, config)
+            for index, ((class_id, mask), lcm, prompts, output) in enumerate(zip(objects, lcms, prompt_list, decoded))]
+
+
+def _object_result(index: int, class_id: int, mask: np.ndarray, lcm: np.ndarray, contrast: float,
+                   prompts: ObjectPrompts, output: dict, config: LroConfig, **extra) -> ObjectResult:
+    """An ObjectResult from one object's decode output, judged against its baseline mask."""
+    iou = mask_iou(output["step2_mask"], mask)
+    return ObjectResult(
+        index=index, class_id=class_id, baseline_mask=mask, lcm=lcm, prompts=prompts,
+        step1_mask=output["step1_mask"], step1_scores=output["step1_scores"], step1_logits=output["step1_logits"],
+        step2_box=output["step2_box"], step2_mask=output["step2_mask"], step2_score=output["step2_score"],
+        iou_with_baseline=iou, lcm_contrast=contrast, accepted=verdict(iou, contrast, config), **extra,
+    )
 
 
 def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, prompts: ObjectPrompts,
@@ -123,14 +125,8 @@ def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, 
     if not prompts.positive and prompts.box is None:
         raise ValueError("an object needs at least one positive point or a box")
     output = _decode_group(engine, embedding, [prompts], config.cascade)[0]
-    iou = mask_iou(output["step2_mask"], obj.baseline_mask)
-    return ObjectResult(
-        index=obj.index, class_id=obj.class_id, baseline_mask=obj.baseline_mask, lcm=obj.lcm, prompts=prompts,
-        step1_mask=output["step1_mask"], step1_scores=output["step1_scores"], step1_logits=output["step1_logits"],
-        step2_box=output["step2_box"], step2_mask=output["step2_mask"], step2_score=output["step2_score"],
-        iou_with_baseline=iou, lcm_contrast=obj.lcm_contrast, accepted=verdict(iou, obj.lcm_contrast, config),
-        decision=obj.decision, edited=True,
-    )
+    return _object_result(obj.index, obj.class_id, obj.baseline_mask, obj.lcm, obj.lcm_contrast, prompts, output,
+                          config, decision=obj.decision, edited=True)
 
 
 def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig, *,
