@@ -4,7 +4,7 @@ from conftest import load_demo
 
 from uosam_core.config import RefineConfig
 from uosam_core.metrics import Evaluator
-from uosam_core.pipeline import Refiner
+from uosam_core.pipeline import Cancelled, Refiner
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,40 @@ def test_lro_and_gro_can_be_switched_off(engine, demo_stems):
     nothing = Refiner(engine, replace(config, lro=replace(config.lro, enabled=False),
                                       gro=replace(config.gro, profile="off"))).refine(image, baseline)
     assert np.array_equal(nothing.labels, baseline) and not nothing.objects and nothing.gro is None
+
+
+def test_progress_reports_every_step_and_can_cancel(engine, demo_stems):
+    image, baseline, _ = load_demo(demo_stems[1])
+    engine.encode(image)  # cached: the stages, not the encode, are under test
+    seen = []
+    result = Refiner(engine).refine(image, baseline, progress=lambda stage, fraction: seen.append((stage, fraction)))
+    stages = [stage for stage, _ in seen]
+    assert stages[:3] == ["encode", "lro", "gro"] and stages[-1] == "done"
+    assert stages.count("gro") == 1 + -(-result.gro.prompt_count // 16)  # the start, then every decoder batch
+    fractions = [fraction for _, fraction in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+    def stop_at_gro(stage, fraction):
+        if stage == "gro":
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        Refiner(engine).refine(image, baseline, progress=stop_at_gro)
+
+
+def test_pause_points_run_between_encoder_blocks_and_decoder_chunks(engine, demo_stems):
+    from uosam_core.embedding_cache import EmbeddingCache
+
+    image, baseline, _ = load_demo(demo_stems[2])
+    calls = []
+    cache, engine.cache = engine.cache, EmbeddingCache(max_items=2)
+    try:
+        with engine.pause_points(lambda: calls.append(1), chunk=4):
+            paused = Refiner(engine).refine(image, baseline)
+        assert len(calls) > 12  # 12 TinyViT blocks, then decoder chunks of 4 prompts
+        count = len(calls)
+        plain = Refiner(engine).refine(image, baseline)  # outside the context: no pauses, same labels
+        assert len(calls) == count
+        np.testing.assert_array_equal(paused.labels, plain.labels)
+    finally:
+        engine.cache = cache

@@ -6,6 +6,8 @@ UO-SAM script's settings; ``fast`` spends prompts only where a vote can change a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from scipy import ndimage
@@ -71,12 +73,13 @@ def _postprocess(masks: torch.Tensor, scores: torch.Tensor, config: GroConfig) -
     return stacked[keep].numpy(), score_tensor[keep].numpy()
 
 
-def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, config: GroConfig
-               ) -> tuple[np.ndarray, np.ndarray, int]:
+def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, config: GroConfig,
+               on_batch: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """SAM masks from boundary-band points, skipping points already covered by kept masks.
 
     Filtering (predicted IoU, stability) and coverage run on the 256x256 low-res logits; only the
-    kept masks are upsampled. Returns (masks M x H x W, scores, prompts spent).
+    kept masks are upsampled. Returns (masks M x H x W, scores, prompts spent). ``on_batch`` gets the
+    share of the prompt budget spent after each decoder batch (it may raise to stop the run).
     """
     points = boundary_points(lro_labels, config)
     height, width = lro_labels.shape
@@ -89,6 +92,8 @@ def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, 
         batch = pending[: min(FAST_BATCH, config.max_prompts - spent)]
         pending = pending[len(batch):]
         spent += len(batch)
+        if on_batch is not None:
+            on_batch(spent / config.max_prompts)
         decoded = engine.decode(embedding, Prompts(batch[:, None, :], np.ones((len(batch), 1))), multimask=True)
         logits = crop_low_res(decoded.low_res_logits, embedding.input_size).flatten(0, 1)
         scores = decoded.scores.flatten()
@@ -169,13 +174,13 @@ def paper_masks(engine: SamEngine, image: np.ndarray, config: GroConfig) -> tupl
 
 
 def run_gro(engine: SamEngine, embedding: Embedding, image: np.ndarray, lro_labels: np.ndarray, config: GroConfig,
-            *, ignore_ids: tuple[int, ...]) -> GroResult:
+            *, ignore_ids: tuple[int, ...], on_batch: Callable[[float], None] | None = None) -> GroResult:
     """Generate masks with the configured profile and vote them into classes, largest first."""
     encodes_before = engine.encode_count
     if config.profile == "paper":
         masks, scores, spent = paper_masks(engine, image, config)
     else:
-        masks, scores, spent = fast_masks(engine, embedding, lro_labels, config)
+        masks, scores, spent = fast_masks(engine, embedding, lro_labels, config, on_batch)
     order = np.argsort(-masks.reshape(len(masks), -1).sum(axis=1), kind="stable")
     masks, scores = masks[order], scores[order]
     _, classes, shares, vote_class, vote_share = vote(lro_labels, masks, ignore_ids=ignore_ids,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,20 @@ from .lro import UNKNOWN, compose_lro, redecode_object, run_lro
 from .result import ObjectPrompts, RefineResult
 from .voting import fill_unknown, vote
 
+Progress = Callable[[str, float], None]
+"""Called with (stage, fraction done) at each step of a refinement; may raise :class:`Cancelled`."""
+
+# share of a typical CPU refinement spent before each stage (encode ~15%, LRO ~10%, GRO ~75%)
+_STAGE_START = {"encode": 0.0, "lro": 0.15, "gro": 0.25, "done": 1.0}
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to stop a refinement between steps."""
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
 
 class Refiner:
     """Refines label maps with one loaded engine and one configuration."""
@@ -22,18 +37,26 @@ class Refiner:
         self.engine = engine
         self.config = config or RefineConfig()
 
-    def refine(self, image: np.ndarray, baseline: np.ndarray, embedding: Embedding | None = None) -> RefineResult:
-        """Refine ``baseline`` (HxW int ids) of ``image`` (HxWx3 uint8 RGB); never modifies inputs."""
+    def refine(self, image: np.ndarray, baseline: np.ndarray, embedding: Embedding | None = None,
+               progress: Progress | None = None) -> RefineResult:
+        """Refine ``baseline`` (HxW int ids) of ``image`` (HxWx3 uint8 RGB); never modifies inputs.
+
+        ``progress(stage, fraction)`` is called before the encode, the LRO, every GRO decoder batch
+        and at the end; raising :class:`Cancelled` from it stops the run.
+        """
+        progress = progress or _no_progress
         if image.shape[:2] != baseline.shape:
             raise ValueError(f"labels {baseline.shape} do not match image {image.shape[:2]}")
         config = self.config
         timings: dict[str, float] = {}
+        progress("encode", _STAGE_START["encode"])
         start = time.perf_counter()
         embedding = embedding or self.engine.encode(image)
         timings["encode"] = time.perf_counter() - start
         baseline = baseline.astype(np.int32, copy=True)
         objects = []
         if config.lro.enabled:
+            progress("lro", _STAGE_START["lro"])
             start = time.perf_counter()
             objects = run_lro(self.engine, embedding, baseline, config.lro, ignore_ids=config.ignore_ids,
                               background_ids=config.background_ids)
@@ -41,12 +64,17 @@ class Refiner:
         lro_labels = compose_lro(baseline, objects, config.lro, ignore_ids=config.ignore_ids)
         gro = None
         if config.gro.profile != "off":
+            progress("gro", _STAGE_START["gro"])
+            gro_share = _STAGE_START["done"] - _STAGE_START["gro"]
             start = time.perf_counter()
-            gro = run_gro(self.engine, embedding, image, lro_labels, config.gro, ignore_ids=config.ignore_ids)
+            gro = run_gro(self.engine, embedding, image, lro_labels, config.gro, ignore_ids=config.ignore_ids,
+                          on_batch=lambda done: progress("gro", _STAGE_START["gro"] + gro_share * min(done, 1.0)))
             timings["gro"] = time.perf_counter() - start
         result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
                               labels=lro_labels, timings=timings)
-        return self.recompose(result)
+        result = self.recompose(result)
+        progress("done", _STAGE_START["done"])
+        return result
 
     def recompose(self, result: RefineResult) -> RefineResult:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,

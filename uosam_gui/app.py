@@ -1,0 +1,110 @@
+"""``uosam-gui``: command line entry of the desktop app (also ``python main.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of uosam-gui."""
+    parser = argparse.ArgumentParser(prog="uosam-gui", description="Inspect, fix and export UO-SAM refined labels.")
+    parser.add_argument("images", nargs="?", type=Path, help="folder of images")
+    parser.add_argument("labels", nargs="?", type=Path, help="folder of baseline label maps (PNG class ids)")
+    parser.add_argument("--out", type=Path, help="output folder for refined labels and the session "
+                                                 "(default: LABELS-uosam beside the labels folder)")
+    parser.add_argument("--session", type=Path, help="resume a session file (uosam-session.json)")
+    parser.add_argument("--demo", action="store_true", help="open the bundled demo (3 COCO-Stuff images, STEGO labels)")
+    parser.add_argument("--classes", type=Path, help="classes.json with class names (and palette)")
+    parser.add_argument("--label-encoding", choices=("ids", "pass"), default="ids")
+    parser.add_argument("--model", choices=("vit_t", "vit_b", "vit_l", "vit_h"), default=None,
+                        help="SAM model type (default: inferred from the checkpoint, MobileSAM vit_t)")
+    parser.add_argument("--checkpoint", type=Path, help="SAM-family checkpoint file (default: cached MobileSAM)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--screenshot", type=Path, help="refine the first image, save a PNG of the window, exit")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds --screenshot waits for the refinement")
+    return parser
+
+
+def _dataset(args: argparse.Namespace) -> tuple[Path, Path, Path] | None:
+    if args.demo:
+        out = args.out or Path(user_data_dir("uosam")) / "demo-session"
+        return DEMO / "images", DEMO / "labels", out
+    if args.images and args.labels:
+        return args.images, args.labels, args.out or args.labels.with_name(args.labels.name + "-uosam")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the app; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if bool(args.images) != bool(args.labels):
+        print("uosam-gui: give both IMAGES and LABELS folders (or --demo)", file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .controller import RefineController
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("uosam-gui")
+    app.setOrganizationName("uosam")
+    controller = RefineController(args.model, args.checkpoint, args.device)
+    window = MainWindow(controller)
+
+    def report_uncaught(kind, value, trace) -> None:
+        traceback.print_exception(kind, value, trace)
+        window.notify(f"internal error: {kind.__name__}: {value}", error=True)
+
+    sys.excepthook = report_uncaught
+    window.show()
+    controller.load_model()
+    dataset = _dataset(args)
+    if args.session:
+        window.open_session_file(args.session)
+    elif dataset:
+        window.open_dataset(*dataset, classes_file=args.classes, label_encoding=args.label_encoding)
+    if args.screenshot:
+        return _screenshot(app, window, args.screenshot, args.timeout, QTimer)
+    return app.exec()
+
+
+def _screenshot(app, window, target: Path, timeout: float, timer_class) -> int:
+    """Wait for the first document, select its largest refined object, grab the window, quit."""
+    status = {"code": 1}
+
+    def grab() -> None:
+        document = window.document
+        if document is None:
+            return
+        poll.stop()
+        if document.objects:
+            refined = [o.index for o in document.objects if o.uses_refined] or [0]
+            window.object_panel.select(refined[0])
+        window.outline_check.setChecked(False)
+        app.processEvents()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        status["code"] = 0 if window.grab().save(str(target)) else 1
+        print(f"screenshot written to {target}" if status["code"] == 0 else f"could not write {target}")
+        window.close()
+        app.quit()
+
+    def give_up() -> None:
+        print(f"uosam-gui: no refined image after {timeout:.0f} s; last message: "
+              f"{window.messages[-1] if window.messages else '-'}", file=sys.stderr)
+        window.close()
+        app.quit()
+
+    poll = timer_class(interval=200)
+    poll.timeout.connect(grab)
+    poll.start()
+    timer_class.singleShot(int(timeout * 1000), give_up)
+    app.exec()
+    return status["code"]

@@ -1,0 +1,200 @@
+"""GUI-thread side of the worker: tokens, the document cache, prefetch and stale-result dropping."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from uosam_core.config import RefineConfig
+from uosam_core.result import ObjectPrompts
+
+from .document import ImageDocument
+from .session import Session
+from .worker import RefineWorker, SharedModel
+
+
+class RefineController(QObject):
+    """Sends jobs to the worker thread and passes on only the answers still wanted."""
+
+    documentReady = Signal(str, object)  # key, ImageDocument (also for prefetched images)
+    progress = Signal(str, str, float)  # key, stage, fraction (of the running, wanted job)
+    failed = Signal(str, str)  # key ("" for the model), message
+    redecoded = Signal(str, int, float)  # key, object index, seconds in the worker
+    modelReady = Signal(str)
+    busyChanged = Signal(bool)
+    exportProgress = Signal(int, int, str)
+    exportFinished = Signal(object, str)
+
+    _refine = Signal(int, str, object)
+    _redecode = Signal(int, str, int, object, object, object)
+    _export = Signal(int, object, object, str, object)
+    _load = Signal()
+
+    def __init__(self, model_type: str | None = None, checkpoint: Path | None = None, device: str = "auto",
+                 config: RefineConfig | None = None, cache_size: int = 12) -> None:
+        super().__init__()
+        self.model = SharedModel(model_type, checkpoint, device, config)
+        self.threads: list[QThread] = []
+        self.worker = self._start_worker("uosam-background")  # load, refine, prefetch, export
+        self.interactive_worker = self._start_worker("uosam-interactive")  # re-decoding edited objects
+        self._refine.connect(self.worker.refine)
+        self._export.connect(self.worker.export)
+        self._load.connect(self.worker.load_model)
+        self._redecode.connect(self.interactive_worker.redecode)
+        self._tokens = itertools.count(1)
+        self.documents: OrderedDict[str, ImageDocument] = OrderedDict()
+        self.cache_size = cache_size
+        self.in_flight: dict[int, str] = {}  # refine token -> key
+        self._cancelled: set[int] = set()
+        self.wanted_key: str | None = None
+        self._redecode_tokens: dict[tuple[str, int], int] = {}
+        self.last_redecode_seconds = 0.0
+
+    def _start_worker(self, name: str) -> RefineWorker:
+        thread = QThread()
+        thread.setObjectName(name)
+        worker = RefineWorker(self.model)
+        worker.moveToThread(thread)
+        worker.documentReady.connect(self._on_document)
+        worker.progress.connect(self._on_progress)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.redecoded.connect(self._on_redecoded)
+        worker.modelReady.connect(self.modelReady)
+        worker.exportProgress.connect(self.exportProgress)
+        worker.exportFinished.connect(self.exportFinished)
+        thread.start()
+        self.threads.append(thread)
+        return worker
+
+    # ---------------------------------------------------------------- requests
+    def load_model(self) -> None:
+        """Start loading the model in the background."""
+        self._load.emit()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a refinement is queued or running."""
+        return bool(self.in_flight)
+
+    def show(self, key: str, session: Session) -> ImageDocument | None:
+        """Ask for an image: returns its document when cached, else starts (or keeps) its refinement
+        and cancels refinements of other images."""
+        self.wanted_key = key
+        if key in self.documents:
+            self.documents.move_to_end(key)
+            return self.documents[key]
+        for token, other in list(self.in_flight.items()):
+            if other != key:
+                self._cancel(token)
+        if not any(other == key and token not in self._cancelled for token, other in self.in_flight.items()):
+            self._start(key, session)
+        return None
+
+    def prefetch(self, key: str, session: Session) -> None:
+        """Refine an image ahead (while the user reviews another) unless cached or running."""
+        if key not in self.documents and not any(
+                other == key and token not in self._cancelled for token, other in self.in_flight.items()):
+            self._start(key, session)
+
+    def rerun(self, key: str, session: Session) -> None:
+        """Drop the cached document of ``key`` and refine it again."""
+        self.documents.pop(key, None)
+        self.show(key, session)
+
+    def _start(self, key: str, session: Session) -> None:
+        token = next(self._tokens)
+        self.in_flight[token] = key
+        self.busyChanged.emit(True)
+        self._refine.emit(token, key, copy.deepcopy(session))
+
+    def _cancel(self, token: int) -> None:
+        self._cancelled.add(token)
+        self.worker.cancel(token)
+
+    def cancel(self) -> None:
+        """Stop every refinement that is queued or running."""
+        for token in list(self.in_flight):
+            self._cancel(token)
+
+    def redecode(self, document: ImageDocument, index: int, prompts: ObjectPrompts) -> None:
+        """Decode one object again; a newer request for the same object supersedes an older one."""
+        token = next(self._tokens)
+        superseded = self._redecode_tokens.get((document.key, index))
+        if superseded is not None:
+            self.interactive_worker.cancel(superseded)
+        self._redecode_tokens[(document.key, index)] = token
+        self._redecode.emit(token, document.key, index, document.objects[index], prompts, document.image)
+
+    def export(self, session: Session, target: Path, unreviewed: str) -> int:
+        """Start an export; returns its token (for :meth:`cancel_export`)."""
+        token = next(self._tokens)
+        self._export.emit(token, copy.deepcopy(session), Path(target), unreviewed, dict(self.documents))
+        return token
+
+    def cancel_export(self, token: int) -> None:
+        """Stop an export after the current image."""
+        self.worker.cancel(token)
+
+    def shutdown(self) -> None:
+        """Cancel everything and stop the thread (waits for the running step to end)."""
+        self.cancel()
+        for thread in self.threads:
+            thread.quit()
+        for thread in self.threads:
+            thread.wait()
+
+    # ---------------------------------------------------------------- answers
+    def _finish(self, token: int) -> None:
+        self.in_flight.pop(token, None)
+        self._cancelled.discard(token)
+        if not self.in_flight:
+            self.busyChanged.emit(False)
+
+    def _on_document(self, token: int, key: str, document: ImageDocument) -> None:
+        self._finish(token)
+        if key in self.documents:  # a fresher copy already arrived (or was edited): keep that one
+            return
+        self.documents[key] = document
+        while len(self.documents) > self.cache_size:
+            oldest = next(iter(self.documents))
+            if oldest == self.wanted_key:
+                self.documents.move_to_end(oldest)
+                continue
+            self.documents.pop(oldest)
+        self.documentReady.emit(key, document)
+
+    def _on_progress(self, token: int, key: str, stage: str, fraction: float) -> None:
+        if token in self.in_flight and token not in self._cancelled:
+            self.progress.emit(key, stage, fraction)
+
+    def _on_failed(self, token: int, key: str, message: str) -> None:
+        if token in self.in_flight or token == 0:
+            self._finish(token)
+            self.failed.emit(key, message)
+        elif self._redecode_tokens.get(self._redecode_key(token)) == token:
+            self.failed.emit(key, message)
+
+    def _on_cancelled(self, token: int, key: str) -> None:
+        self._finish(token)
+
+    def _redecode_key(self, token: int) -> tuple[str, int] | None:
+        for pair, wanted in self._redecode_tokens.items():
+            if wanted == token:
+                return pair
+        return None
+
+    def _on_redecoded(self, token: int, key: str, index: int, new_object, seconds: float) -> None:
+        if self._redecode_tokens.get((key, index)) != token:
+            return  # superseded by a newer edit of the same object
+        del self._redecode_tokens[(key, index)]
+        document = self.documents.get(key)
+        if document is None:
+            return
+        document.apply_redecoded(index, new_object)
+        self.last_redecode_seconds = seconds
+        self.redecoded.emit(key, index, seconds)

@@ -1,0 +1,201 @@
+"""One image under review: its refinement result, the user's decisions and pixel edits, and undo.
+
+Qt-free. The document never decodes: a re-decoded object comes in from the worker as a finished
+:class:`ObjectResult` (``apply_redecoded``); everything else (decisions, class changes, brush,
+eraser, fill, undo) is cheap and runs where it is called. Final labels = the core's recomposed
+labels with the pixel edits on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from uosam_core.image_io import LabelFormat
+from uosam_core.pipeline import Refiner
+from uosam_core.result import ObjectPrompts, ObjectResult, RefineResult
+
+NO_EDIT = -1
+DECISIONS = ("auto", "accept", "reject")
+
+
+@dataclass(frozen=True)
+class ObjectsChange:
+    """An undoable change of the object list (decision, class, or re-decoded prompts)."""
+
+    description: str
+    before: tuple[ObjectResult, ...]
+    after: tuple[ObjectResult, ...]
+
+
+@dataclass(frozen=True)
+class PixelChange:
+    """An undoable pixel edit, stored as a diff: the touched rows/cols and the values before/after."""
+
+    description: str
+    rows: slice
+    cols: slice
+    before: np.ndarray
+    after: np.ndarray
+
+
+Change = ObjectsChange | PixelChange
+
+
+class ImageDocument:
+    """The reviewable state of one image; ``labels`` is what is shown, saved and exported."""
+
+    def __init__(self, key: str, image: np.ndarray, result: RefineResult, label_format: LabelFormat,
+                 refiner: Refiner, label_path: Path | None = None) -> None:
+        self.key = key
+        self.image = image
+        self.result = result
+        self.label_format = label_format
+        self.refiner = refiner
+        self.label_path = label_path
+        self.original_classes = tuple(obj.class_id for obj in result.objects)
+        self.original_prompts = tuple(obj.prompts for obj in result.objects)
+        self.pixel_edits = np.full(result.baseline.shape, NO_EDIT, np.int32)
+        self.undo_stack: list[Change] = []
+        self.redo_stack: list[Change] = []
+        self.revision = 0  # bumped on every change; the session's autosave watches it
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def objects(self) -> list[ObjectResult]:
+        """The objects in their current state."""
+        return self.result.objects
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Final labels: the recomposed refinement with the pixel edits painted over it."""
+        edited = self.pixel_edits != NO_EDIT
+        if not edited.any():
+            return self.result.labels
+        labels = self.result.labels.copy()
+        labels[edited] = self.pixel_edits[edited]
+        return labels
+
+    @property
+    def is_edited(self) -> bool:
+        """Whether the user changed anything (decision, class, prompts or pixels)."""
+        return bool((self.pixel_edits != NO_EDIT).any()) or any(
+            obj.decision != "auto" or obj.edited or obj.class_id != original
+            for obj, original in zip(self.objects, self.original_classes))
+
+    # ------------------------------------------------------------------ object changes
+    def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:
+        before = tuple(self.objects)
+        after = list(before)
+        after[index] = new_object
+        self._apply(ObjectsChange(description, before, tuple(after)))
+
+    def set_decision(self, index: int, decision: str) -> None:
+        """Accept (use the refined mask), reject (keep the baseline object) or return to the automatic verdict."""
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
+        if self.objects[index].decision != decision:
+            self._change_objects(f"{decision} object {index}", index, replace(self.objects[index], decision=decision))
+
+    def set_class(self, index: int, class_id: int) -> None:
+        """Give an object another class (its mask is painted with it)."""
+        if self.objects[index].class_id != class_id:
+            self._change_objects(f"class of object {index} -> {class_id}", index,
+                                 replace(self.objects[index], class_id=int(class_id)))
+
+    def apply_redecoded(self, index: int, new_object: ObjectResult) -> None:
+        """Take a re-decoded object (from edited prompts); keeps the object's decision and class."""
+        current = self.objects[index]
+        new_object = replace(new_object, decision=current.decision, class_id=current.class_id, edited=True)
+        self._change_objects(f"prompts of object {index}", index, new_object)
+
+    # ------------------------------------------------------------------ pixel tools
+    def paint(self, mask: np.ndarray, class_id: int, description: str = "brush") -> bool:
+        """Write ``class_id`` into every pixel of ``mask`` (HxW bool); returns whether anything changed."""
+        if mask.shape != self.pixel_edits.shape:
+            raise ValueError(f"stroke mask {mask.shape} does not match the image {self.pixel_edits.shape}")
+        rows, cols = np.nonzero(mask)
+        if rows.size == 0:
+            return False
+        window = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
+        before = self.pixel_edits[window].copy()
+        after = before.copy()
+        after[mask[window]] = class_id
+        if np.array_equal(before, after):
+            return False
+        self._apply(PixelChange(description, window[0], window[1], before, after))
+        return True
+
+    def fill(self, x: int, y: int, class_id: int) -> bool:
+        """Flood-fill the 4-connected region of (x, y)'s current class with ``class_id``."""
+        labels = self.labels
+        height, width = labels.shape
+        if not (0 <= x < width and 0 <= y < height):
+            return False
+        region = np.zeros((height + 2, width + 2), np.uint8)
+        same = (labels == labels[y, x]).astype(np.uint8)
+        cv2.floodFill(same, region, (int(x), int(y)), 2, loDiff=0, upDiff=0, flags=4 | cv2.FLOODFILL_MASK_ONLY)
+        return self.paint(region[1:-1, 1:-1].astype(bool), class_id, description="fill")
+
+    # ------------------------------------------------------------------ undo
+    def _apply(self, change: Change, *, record: bool = True) -> None:
+        self._set(change, forward=True)
+        if record:
+            self.undo_stack.append(change)
+            self.redo_stack.clear()
+
+    def _set(self, change: Change, *, forward: bool) -> None:
+        if isinstance(change, ObjectsChange):
+            self.result.objects = list(change.after if forward else change.before)
+            self.refiner.recompose(self.result)
+        else:
+            self.pixel_edits[change.rows, change.cols] = change.after if forward else change.before
+        self.revision += 1
+
+    def undo(self) -> str | None:
+        """Undo the last change; returns its description (None when there is nothing to undo)."""
+        if not self.undo_stack:
+            return None
+        change = self.undo_stack.pop()
+        self._set(change, forward=False)
+        self.redo_stack.append(change)
+        return change.description
+
+    def redo(self) -> str | None:
+        """Redo the last undone change; returns its description."""
+        if not self.redo_stack:
+            return None
+        change = self.redo_stack.pop()
+        self._set(change, forward=True)
+        self.undo_stack.append(change)
+        return change.description
+
+    # ------------------------------------------------------------------ persistence
+    def object_records(self) -> dict[str, dict]:
+        """Per changed object: decision, class and (if edited) prompts, keyed by object index."""
+        records = {}
+        for obj, original in zip(self.objects, self.original_classes):
+            if obj.decision == "auto" and not obj.edited and obj.class_id == original:
+                continue
+            records[str(obj.index)] = {
+                "baseline_class": original, "class_id": obj.class_id, "decision": obj.decision,
+                "prompts": prompts_to_dict(obj.prompts) if obj.edited else None,
+            }
+        return records
+
+
+def prompts_to_dict(prompts: ObjectPrompts) -> dict:
+    """JSON form of an object's prompts."""
+    return {"positive": [list(map(float, p)) for p in prompts.positive],
+            "negative": [list(map(float, p)) for p in prompts.negative],
+            "box": None if prompts.box is None else [float(v) for v in prompts.box]}
+
+
+def prompts_from_dict(data: dict) -> ObjectPrompts:
+    """Prompts from their JSON form."""
+    return ObjectPrompts(positive=[tuple(p) for p in data.get("positive", [])],
+                         negative=[tuple(p) for p in data.get("negative", [])],
+                         box=None if data.get("box") is None else tuple(data["box"]))

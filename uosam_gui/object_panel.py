@@ -1,0 +1,156 @@
+"""The per-object table (class, area, IoU with baseline, score, LCM contrast, used mask) with the
+accept / reject / auto buttons and the class chooser, plus the class legend."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from uosam_core.result import ObjectResult
+
+from .classes import ClassTable
+
+COLUMNS = ("#", "class", "area", "IoU", "score", "LCM contrast", "uses")
+
+
+def swatch(color: np.ndarray) -> QIcon:
+    """A small square icon of one colour."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(int(color[0]), int(color[1]), int(color[2])))
+    return QIcon(pixmap)
+
+
+class ObjectPanel(QWidget):
+    """Lists the objects of the shown image; emits selections and decisions."""
+
+    objectSelected = Signal(int)  # object index, -1 for none
+    decisionChosen = Signal(int, str)  # object index, "accept" / "reject" / "auto"
+    classChosen = Signal(int, int)  # object index, class id
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.accept_button = QPushButton("Accept (A)")
+        self.reject_button = QPushButton("Reject (R)")
+        self.auto_button = QPushButton("Auto (U)")
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("class of the selected object")
+        buttons = QHBoxLayout()
+        for button in (self.accept_button, self.reject_button, self.auto_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        layout.addWidget(self.class_combo)
+        self.classes: ClassTable | None = None
+        self.objects: list[ObjectResult] = []
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.accept_button.clicked.connect(lambda: self._decide("accept"))
+        self.reject_button.clicked.connect(lambda: self._decide("reject"))
+        self.auto_button.clicked.connect(lambda: self._decide("auto"))
+        self.class_combo.activated.connect(self._on_class)
+
+    def set_classes(self, classes: ClassTable) -> None:
+        """The class names and colours for the class chooser."""
+        self.classes = classes
+        self.class_combo.clear()
+        for class_id in classes.class_ids():
+            self.class_combo.addItem(swatch(classes.colors[class_id]), classes.name(class_id), class_id)
+
+    def set_objects(self, objects: list[ObjectResult], selected: int = -1) -> None:
+        """Fill the table; keeps ``selected`` selected (without emitting)."""
+        self.objects = objects
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(objects))
+        self.table.setColumnWidth(0, 28)
+        for row, obj in enumerate(objects):
+            uses = "refined" if obj.uses_refined else "baseline"
+            if obj.decision != "auto":
+                uses += f" ({obj.decision})"
+            if obj.edited:
+                uses += ", edited"
+            name = self.classes.name(obj.class_id) if self.classes else str(obj.class_id)
+            values = (str(obj.index), name, str(obj.area), f"{obj.iou_with_baseline:.2f}", f"{obj.step2_score:.2f}",
+                      f"{obj.lcm_contrast:.2f}", uses)
+            for column, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if column == 1 and self.classes:
+                    item.setIcon(swatch(self.classes.colors[obj.class_id % 256]))
+                if column == 6:
+                    item.setForeground(QColor("#81c784" if obj.uses_refined else "#e57373"))
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
+        self.table.clearSelection()
+        if 0 <= selected < len(objects):
+            self.table.selectRow(selected)
+        self.table.blockSignals(False)
+        self._sync_controls()
+
+    def selected_index(self) -> int:
+        """The selected object's index, -1 when none."""
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
+
+    def select(self, index: int) -> None:
+        """Select an object (emits objectSelected)."""
+        if 0 <= index < self.table.rowCount():
+            self.table.selectRow(index)
+
+    def _sync_controls(self) -> None:
+        index = self.selected_index()
+        for widget in (self.accept_button, self.reject_button, self.auto_button, self.class_combo):
+            widget.setEnabled(index >= 0)
+        if index >= 0:
+            position = self.class_combo.findData(self.objects[index].class_id)
+            self.class_combo.setCurrentIndex(position)
+
+    def _on_selection(self) -> None:
+        self._sync_controls()
+        self.objectSelected.emit(self.selected_index())
+
+    def _decide(self, decision: str) -> None:
+        index = self.selected_index()
+        if index >= 0:
+            self.decisionChosen.emit(index, decision)
+
+    def _on_class(self, position: int) -> None:
+        index = self.selected_index()
+        class_id = self.class_combo.itemData(position)
+        if index >= 0 and class_id is not None:
+            self.classChosen.emit(index, int(class_id))
+
+
+class Legend(QListWidget):
+    """Colour swatches and names of the classes present in the shown labels."""
+
+    def show_classes(self, classes: ClassTable, labels: np.ndarray) -> None:
+        """List the classes of ``labels`` (largest first) with their share of the image."""
+        self.clear()
+        ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+        for class_id, count in sorted(zip(ids.tolist(), counts.tolist()), key=lambda pair: -pair[1]):
+            if class_id in classes.ignore_ids:
+                continue
+            item = QListWidgetItem(swatch(classes.colors[class_id % 256]),
+                                   f"{classes.name(class_id)}  {100 * count / labels.size:.1f}%")
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+            self.addItem(item)

@@ -1,0 +1,193 @@
+"""The workers: refinement, re-decoding and export on QThreads, sharing one loaded engine.
+
+Two workers run side by side: a background one (model load, refinement of the shown and the next
+image, export) and an interactive one (re-decoding an edited object). While an interactive job
+runs, the background refinement waits at its next step, so a prompt edit is not queued behind a
+whole refinement. The window talks to them only through queued signals and the thread-safe
+:meth:`RefineWorker.cancel`; every job carries a token, and answers no longer wanted are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from uosam_core.config import RefineConfig
+from uosam_core.engine import SamEngine
+from uosam_core.lro import redecode_object
+from uosam_core.pipeline import Cancelled, Refiner
+from uosam_core.weights import CheckpointError
+
+from .session import Session
+
+
+class SharedModel:
+    """One Refiner loaded once for all workers (thread-safe), and the interactive-first rule."""
+
+    def __init__(self, model_type: str | None, checkpoint: Path | None, device: str,
+                 config: RefineConfig | None = None) -> None:
+        self.model_type, self.checkpoint, self.device = model_type, checkpoint, device
+        self.config = config or RefineConfig()
+        self.refiner: Refiner | None = None
+        self._lock = threading.Lock()
+        self._interactive_jobs = 0
+        self._interactive_idle = threading.Condition()
+        self._last_interactive = float("-inf")
+
+    def get(self) -> tuple[Refiner, bool]:
+        """The refiner, loading it on first use; the flag says whether this call loaded it."""
+        with self._lock:
+            if self.refiner is not None:
+                return self.refiner, False
+            engine = SamEngine.load(self.model_type, self.checkpoint, device=self.device)
+            self.refiner = Refiner(engine, self.config)
+            return self.refiner, True
+
+    @contextlib.contextmanager
+    def interactive(self):
+        """Mark an interactive job as running (background steps wait for it)."""
+        with self._interactive_idle:
+            self._interactive_jobs += 1
+        try:
+            yield
+        finally:
+            with self._interactive_idle:
+                self._interactive_jobs -= 1
+                self._last_interactive = time.monotonic()
+                self._interactive_idle.notify_all()
+
+    def yield_to_interactive(self, hold: float = 1.5, timeout: float = 10.0) -> None:
+        """Block a background step while an interactive job runs and for ``hold`` seconds after the
+        last one (the user is likely to edit again), at most ``timeout`` seconds in all."""
+        deadline = time.monotonic() + timeout
+        with self._interactive_idle:
+            while time.monotonic() < deadline:
+                if self._interactive_jobs:
+                    self._interactive_idle.wait(timeout=0.05)
+                    continue
+                quiet = time.monotonic() - self._last_interactive
+                if quiet >= hold:
+                    return
+                self._interactive_idle.wait(timeout=min(hold - quiet, 0.05))
+
+
+def describe(problem: BaseException) -> str:
+    """One line for the user: the message of our own errors, the type and message of others."""
+    if isinstance(problem, (ValueError, CheckpointError, OSError)):
+        return str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+    return f"{type(problem).__name__}: {problem}"
+
+
+class RefineWorker(QObject):
+    """Runs refinement jobs one at a time on the thread it was moved to."""
+
+    modelReady = Signal(str)  # model id
+    progress = Signal(int, str, str, float)  # token, key, stage, fraction
+    documentReady = Signal(int, str, object)  # token, key, ImageDocument
+    redecoded = Signal(int, str, int, object, float)  # token, key, object index, ObjectResult, seconds
+    failed = Signal(int, str, str)  # token, key ("" for the model), one-line message
+    cancelled = Signal(int, str)  # token, key
+    exportProgress = Signal(int, int, str)  # done, total, key
+    exportFinished = Signal(object, str)  # log dict (or None), error message ("" when fine)
+
+    def __init__(self, model: SharedModel) -> None:
+        super().__init__()
+        self.model = model
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()
+
+    # ---------------------------------------------------------------- called from the GUI thread
+    def cancel(self, token: int) -> None:
+        """Ask a queued or running job to stop at its next step (thread-safe)."""
+        with self._lock:
+            self._cancelled.add(token)
+
+    def _check(self, token: int) -> None:
+        with self._lock:
+            if token in self._cancelled:
+                raise Cancelled()
+
+    # ---------------------------------------------------------------- jobs (worker thread)
+    def _ensure_model(self) -> Refiner:
+        refiner, loaded = self.model.get()
+        if loaded:
+            self.modelReady.emit(refiner.engine.model_id)
+        return refiner
+
+    @Slot()
+    def load_model(self) -> None:
+        """Load the model now (otherwise the first job does)."""
+        try:
+            self._ensure_model()
+        except Exception as problem:  # noqa: BLE001 - reported to the user, the app goes on
+            self.failed.emit(0, "", f"model not loaded: {describe(problem)}")
+
+    @Slot(int, str, object)
+    def refine(self, token: int, key: str, session: Session) -> None:
+        """Refine one image of ``session`` (a snapshot) and re-apply its record."""
+        try:
+            self._check(token)
+            self.progress.emit(token, key, "model", 0.0)
+            refiner = self._ensure_model()
+
+            def pause() -> None:
+                self.model.yield_to_interactive()
+                self._check(token)
+
+            def report(stage: str, fraction: float) -> None:
+                pause()
+                self.progress.emit(token, key, stage, fraction)
+
+            with refiner.engine.pause_points(pause):
+                document = session.open_document(key, refiner, progress=report)
+            self.documentReady.emit(token, key, document)
+        except Cancelled:
+            self.cancelled.emit(token, key)
+        except Exception as problem:  # noqa: BLE001 - reported to the user, the app goes on
+            traceback.print_exc()
+            self.failed.emit(token, key, describe(problem))
+        finally:
+            with self._lock:
+                self._cancelled.discard(token)
+
+    @Slot(int, str, int, object, object, object)
+    def redecode(self, token: int, key: str, index: int, obj, prompts, image) -> None:
+        """Decode one object again from edited prompts (the embedding is cached)."""
+        try:
+            self._check(token)
+            refiner = self._ensure_model()
+            start = time.perf_counter()
+            with self.model.interactive():
+                embedding = refiner.engine.encode(image)
+                new_object = redecode_object(refiner.engine, embedding, obj, prompts, refiner.config.lro)
+            self.redecoded.emit(token, key, index, new_object, time.perf_counter() - start)
+        except Cancelled:
+            self.cancelled.emit(token, key)
+        except Exception as problem:  # noqa: BLE001
+            self.failed.emit(token, key, describe(problem))
+        finally:
+            with self._lock:
+                self._cancelled.discard(token)
+
+    @Slot(int, object, object, str, object)
+    def export(self, token: int, session: Session, target: Path, unreviewed: str, documents: dict) -> None:
+        """Write the cleaned label folder (see :func:`uosam_gui.export.export_folder`)."""
+        from .export import export_folder
+
+        try:
+            refiner = self._ensure_model()
+
+            def cancelled() -> bool:
+                with self._lock:
+                    return token in self._cancelled
+
+            log = export_folder(session, refiner, target, unreviewed=unreviewed, documents=documents,
+                                progress=self.exportProgress.emit, cancelled=cancelled)
+            self.exportFinished.emit(log, "")
+        except Exception as problem:  # noqa: BLE001
+            self.exportFinished.emit(None, describe(problem))
