@@ -32,6 +32,7 @@ def variants(base: RefineConfig) -> dict[str, RefineConfig]:
     return {
         "lro": replace(base, gro=replace(base.gro, profile="off")),
         "lro+gro": base,
+        "gro": replace(base, lro=replace(base.lro, enabled=False)),
         "paper": replace(base, gro=replace(base.gro, profile="paper")),
     }
 

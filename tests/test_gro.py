@@ -58,7 +58,7 @@ def test_fast_profile_spends_at_most_its_budget(engine, demo_image):
     image, baseline, _ = demo_image
     embedding = engine.encode(image)
     objects = run_lro(engine, embedding, baseline, LroConfig(), ignore_ids=(255,), background_ids=())
-    lro_labels = compose_lro(baseline, objects, LroConfig(), ignore_ids=(255,))
+    lro_labels = compose_lro(baseline, objects, LroConfig())
     config = GroConfig(max_prompts=20)
     masks, scores, spent = fast_masks(engine, embedding, lro_labels, config)
     assert spent <= 20

@@ -76,7 +76,7 @@ def test_rejecting_an_object_restores_its_baseline_pixels(lro_run):
     target = next(o for o in objects if o.accepted and not np.array_equal(o.step2_mask, o.baseline_mask))
     target.decision = "reject"
     try:
-        labels = compose_lro(baseline, objects, LroConfig(), ignore_ids=(255,))
+        labels = compose_lro(baseline, objects, LroConfig())
         others = [o.step2_mask for o in objects if o is not target and o.uses_refined]
         untouched = target.baseline_mask & ~np.any(others, axis=0) if others else target.baseline_mask
         assert untouched.any()
@@ -91,7 +91,7 @@ def test_rejecting_an_object_restores_its_baseline_pixels(lro_run):
 def test_compose_never_modifies_the_baseline(lro_run):
     _, baseline, objects = lro_run
     before = baseline.copy()
-    compose_lro(baseline, objects, LroConfig(fallback="ignore"), ignore_ids=(255,))
+    compose_lro(baseline, objects, LroConfig(fallback="ignore"))
     assert np.array_equal(before, baseline)
 
 

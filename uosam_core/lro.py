@@ -129,8 +129,7 @@ def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, 
                           config, decision=obj.decision, edited=True)
 
 
-def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig, *,
-                ignore_ids: tuple[int, ...]) -> np.ndarray:
+def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig) -> np.ndarray:
     """Paint the refined mask of every used object over the baseline, largest first (so small
     objects stay on top); rejected objects are not painted, so their pixels keep the baseline unless
     a used object claims them. Pixels refined away and claimed by none become the fallback."""

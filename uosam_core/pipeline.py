@@ -61,7 +61,7 @@ class Refiner:
             objects = run_lro(self.engine, embedding, baseline, config.lro, ignore_ids=config.ignore_ids,
                               background_ids=config.background_ids)
             timings["lro"] = time.perf_counter() - start
-        lro_labels = compose_lro(baseline, objects, config.lro, ignore_ids=config.ignore_ids)
+        lro_labels = compose_lro(baseline, objects, config.lro)
         gro = None
         if config.gro.profile != "off":
             progress("gro", _STAGE_START["gro"])
@@ -80,7 +80,7 @@ class Refiner:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
         re-voting the existing GRO masks (no decoding). Returns the same result, updated."""
         config = self.config
-        result.lro_labels = compose_lro(result.baseline, result.objects, config.lro, ignore_ids=config.ignore_ids)
+        result.lro_labels = compose_lro(result.baseline, result.objects, config.lro)
         labels = result.lro_labels
         if result.gro is not None and len(result.gro.masks):
             labels, classes, shares, vote_class, vote_share = vote(

@@ -22,7 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session", type=Path, help="resume a session file (uosam-session.json)")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo (3 COCO-Stuff images, STEGO labels)")
     parser.add_argument("--classes", type=Path, help="classes.json with class names (and palette)")
-    parser.add_argument("--label-encoding", choices=("ids", "pass"), default="ids")
+    parser.add_argument("--label-encoding", choices=("ids", "pass"), default="ids",
+                        help="ids: 8-bit L/P PNGs; pass: ImageNet-S RGB labels, class = R + 256*G")
+    parser.add_argument("--ignore-index", type=int, default=None,
+                        help="label id never refined nor painted (default 255; 1000 with --label-encoding pass)")
+    parser.add_argument("--profile", choices=("fast", "paper", "off"), default="fast", help="GRO profile")
     parser.add_argument("--model", choices=("vit_t", "vit_b", "vit_l", "vit_h"), default=None,
                         help="SAM model type (default: inferred from the checkpoint, MobileSAM vit_t)")
     parser.add_argument("--checkpoint", type=Path, help="SAM-family checkpoint file (default: cached MobileSAM)")
@@ -50,13 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from uosam_core.config import GroConfig, RefineConfig
+
     from .controller import RefineController
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("uosam-gui")
     app.setOrganizationName("uosam")
-    controller = RefineController(args.model, args.checkpoint, args.device)
+    ignore = args.ignore_index if args.ignore_index is not None else (1000 if args.label_encoding == "pass" else 255)
+    config = RefineConfig(ignore_ids=(ignore,), gro=GroConfig(profile=args.profile))
+    controller = RefineController(args.model, args.checkpoint, args.device, config)
     window = MainWindow(controller)
 
     def report_uncaught(kind, value, trace) -> None:

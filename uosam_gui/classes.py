@@ -48,15 +48,13 @@ class ClassTable:
         return [i for i in range(count) if i not in self.ignore_ids]
 
     def rgba(self, labels: np.ndarray, alpha: int = 255) -> np.ndarray:
-        """HxWx4 uint8 colours of an id map; ignore ids and negative ids are transparent."""
+        """HxWx4 uint8 colours of an id map; ignore ids and negative ids are transparent (ids above 255,
+        as in PASS labels, reuse the colours modulo 256)."""
         lut = np.zeros((257, 4), np.uint8)
         lut[:256, :3] = self.colors
         lut[:256, 3] = alpha
-        for ignored in self.ignore_ids:
-            if 0 <= ignored < 256:
-                lut[ignored, 3] = 0
-        index = np.where((labels >= 0) & (labels < 256), labels, 256)
-        return lut[index]
+        hidden = (labels < 0) | np.isin(labels, self.ignore_ids)
+        return lut[np.where(hidden, 256, labels % 256)]
 
     @classmethod
     def discover(cls, labels_dir: Path | None, *, classes_file: Path | None = None,

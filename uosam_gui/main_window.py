@@ -247,7 +247,8 @@ class MainWindow(QMainWindow):
                 palette = read_labels(first_label)[1].palette
             except InputError:
                 palette = None
-        self.classes = ClassTable.discover(session.labels, classes_file=classes_file, label_palette=palette)
+        self.classes = ClassTable.discover(session.labels, classes_file=classes_file, label_palette=palette,
+                                           ignore_ids=self.controller.model.config.ignore_ids)
         self.object_panel.set_classes(self.classes)
         self.paint_class_combo.clear()
         for class_id in self.classes.class_ids():

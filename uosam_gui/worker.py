@@ -149,7 +149,8 @@ class RefineWorker(QObject):
         except Cancelled:
             self.cancelled.emit(token, key)
         except Exception as problem:  # noqa: BLE001 - reported to the user, the app goes on
-            traceback.print_exc()
+            if not isinstance(problem, (ValueError, OSError)):
+                traceback.print_exc()  # an internal error: keep the trace for a bug report
             self.failed.emit(token, key, describe(problem))
         finally:
             with self._lock:
