@@ -223,3 +223,63 @@ def test_screenshot_command_renders_the_refined_demo(tmp_path):
     assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1000
     session = json.loads((tmp_path / "session" / "uosam-session.json").read_text())
     assert session["records"]["coco_00"]["state"] == "refined"
+
+
+def test_views_tools_and_mouse_prompts_on_the_real_canvas(qtbot, tmp_path):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    window = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, DEMO / "images", DEMO / "labels", tmp_path / "out")
+    document, canvas = window.document, window.canvas
+    for index in range(window.overlay_combo.count()):  # every overlay, heatmap and the GRO outlines draw
+        window.overlay_combo.setCurrentIndex(index)
+    window.heatmap_combo.setCurrentText("GRO vote share")
+    np.testing.assert_array_equal(canvas.heatmap_item.image, document.result.gro.vote_share)
+    window.outline_check.setChecked(True)
+    assert canvas.outline_item.isVisible() and (canvas.outline_item.image[..., 3] > 0).any()
+    window.overlay_combo.setCurrentText("difference")
+    changed = document.labels != document.result.baseline
+    np.testing.assert_array_equal(canvas.overlay_item.image[..., 3] > 0, changed & (document.labels != 255))
+    window.show_help()
+    assert window.help_dialog.isVisible()
+    window.help_dialog.close()
+
+    def widget_point(x: float, y: float):
+        scene = canvas.view.mapViewToScene(QPointF(x, y))
+        return canvas.mapFromScene(scene)
+
+    # right click on the image adds a negative point to the selected object, through real mouse events
+    window.object_panel.select(0)
+    negatives_before = len(document.objects[0].prompts.negative)
+    x, y = point_inside(~document.objects[0].baseline_mask)
+    with qtbot.waitSignal(window.controller.redecoded, timeout=60_000):
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.RightButton, pos=widget_point(x, y))
+    assert len(document.objects[0].prompts.negative) == negatives_before + 1
+    assert document.objects[0].prompts.negative[-1] == pytest.approx((x, y), abs=1.5)
+    # Ctrl+click next to it removes it again
+    with qtbot.waitSignal(window.controller.redecoded, timeout=60_000):
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                         widget_point(x + 2, y))
+    assert len(document.objects[0].prompts.negative) == negatives_before
+
+    # the fill tool through a real click, then undo
+    window.tool_combo.setCurrentText("fill")
+    window.paint_class_combo.setCurrentIndex(window.paint_class_combo.findData(26))
+    fx, fy = point_inside(document.labels == document.labels[document.labels.shape[0] // 2, 10])
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=widget_point(fx, fy))
+    assert document.labels[int(fy), int(fx)] == 26
+    window.undo()
+    assert document.labels[int(fy), int(fx)] != 26
+
+    # hovering a pixel names its class
+    QTest.mouseMove(canvas.viewport(), widget_point(fx, fy))
+    qtbot.waitUntil(lambda: window.hover_label.text().startswith(f"x {int(fx)}, y {int(fy)}"), timeout=5_000)
+    assert window.classes.name(int(document.labels[int(fy), int(fx)])) in window.hover_label.text()
+
+    # next / previous image follow the list
+    window.step_image(1)
+    assert window.session.current == "coco_03"
+    window.step_image(-1)
+    assert window.session.current == "coco_00" and window.document is document
+    window.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .image_io import InputError, check_pair, read_image, read_labels, save_json_atomically, write_labels
-from .pairing import pair_files
+from .pairing import check_folders, pair_files
 from .pipeline import Refiner
 
 SUMMARY_NAME = "uosam-summary.json"
@@ -48,11 +48,7 @@ def run_folder(refiner: Refiner, images: Path, labels: Path, out_dir: Path, *, l
     is reported in one line and listed in the summary; inputs are only read.
     """
     images, labels, out_dir = Path(images), Path(labels), Path(out_dir)
-    for folder, what in ((images, "images"), (labels, "labels")):
-        if not folder.is_dir():
-            raise InputError(f"{folder}: {what} folder not found")
-    if out_dir.resolve() in (labels.resolve(), images.resolve()):
-        raise InputError(f"{out_dir}: output folder must differ from the input folders (inputs are never written)")
+    check_folders(images, labels, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _clean_partial(out_dir)
     summary = BatchSummary()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .image_io import IMAGE_SUFFIXES, LABEL_SUFFIXES
+from .image_io import IMAGE_SUFFIXES, LABEL_SUFFIXES, InputError
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,15 @@ def _index(root: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
         if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith("."):
             found[path.relative_to(root).with_suffix("").as_posix()] = path
     return found
+
+
+def check_folders(images: Path, labels: Path, out: Path) -> None:
+    """Raise InputError unless both input folders exist and the output folder is neither of them."""
+    for folder, what in ((Path(images), "images"), (Path(labels), "labels")):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: {what} folder not found")
+    if Path(out).resolve() in (Path(images).resolve(), Path(labels).resolve()):
+        raise InputError(f"{out}: output folder must differ from the input folders (inputs are never written)")
 
 
 def pair_files(images: Path, labels: Path) -> list[Pair]:

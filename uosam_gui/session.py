@@ -17,7 +17,7 @@ import numpy as np
 
 from uosam_core.image_io import InputError, check_pair, read_image, read_labels, save_json_atomically, write_labels
 from uosam_core.lro import redecode_object
-from uosam_core.pairing import pair_files
+from uosam_core.pairing import check_folders, pair_files
 from uosam_core.pipeline import Progress, Refiner
 
 from .document import NO_EDIT, ImageDocument, prompts_from_dict
@@ -61,11 +61,7 @@ class Session:
     def open(cls, images: Path, labels: Path, out: Path, *, label_encoding: str = "ids") -> Session:
         """Pair the folders' files; resume the session file in ``out`` when there is one."""
         images, labels, out = Path(images), Path(labels), Path(out)
-        for folder, what in ((images, "images"), (labels, "labels")):
-            if not folder.is_dir():
-                raise InputError(f"{folder}: {what} folder not found")
-        if out.resolve() in (images.resolve(), labels.resolve()):
-            raise InputError(f"{out}: output folder must differ from the input folders (inputs are never written)")
+        check_folders(images, labels, out)
         previous = cls.load(out / SESSION_NAME) if (out / SESSION_NAME).is_file() else None
         records: dict[str, ImageRecord] = {}
         for pair in pair_files(images, labels):
