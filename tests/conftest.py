@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from uosam_core.image_io import read_image, read_labels
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "resources" / "demo"
 SHARED = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests drive the real window headless
 
 
 @pytest.fixture(scope="session")
