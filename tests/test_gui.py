@@ -215,7 +215,7 @@ def test_screenshot_command_renders_the_refined_demo(tmp_path):
     completed = subprocess.run(
         [sys.executable, str(DEMO.parent.parent / "main.py"), "--demo", "--out", str(tmp_path / "session"),
          "--screenshot", str(shot)], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")})
     assert completed.returncode == 0, completed.stderr[-2000:]
     with Image.open(shot) as image:
         pixels = np.asarray(image.convert("RGB"))
