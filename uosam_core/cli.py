@@ -29,7 +29,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def _refine_config(args: argparse.Namespace) -> RefineConfig:
     lro = LroConfig(enabled=not args.no_lro, object_mode=args.object_mode, min_object_area=args.min_object_area,
                     iou_threshold=args.iou_threshold, fallback=args.fallback)
-    gro = replace(GroConfig(), profile="off" if args.no_gro else args.profile)
+    gro = replace(GroConfig(), profile="off" if args.no_gro else args.profile, min_vote_share=args.min_vote_share,
+                  max_mask_fraction=args.max_mask_fraction)
     return RefineConfig(lro=lro, gro=gro, ignore_ids=_ids(args.ignore_index), background_ids=_ids(args.background))
 
 
@@ -97,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--profile", choices=["fast", "paper"], default="fast", help="GRO mask generation")
     refine.add_argument("--no-lro", action="store_true", help="skip the local region optimizer")
     refine.add_argument("--no-gro", action="store_true", help="skip the global region optimizer")
+    refine.add_argument("--min-vote-share", type=float, default=GroConfig.min_vote_share,
+                        help="a GRO mask paints only when its winning class holds this share of its votes")
+    refine.add_argument("--max-mask-fraction", type=float, default=GroConfig.max_mask_fraction,
+                        help="GRO masks covering more of the image do not vote (0.01 for near-exact baselines)")
     refine.add_argument("--ignore-index", default="255", help="comma-separated ignore ids (default 255)")
     refine.add_argument("--background", default="", help="comma-separated ids the LRO leaves alone")
     refine.add_argument("--num-classes", type=int, default=None, help="refuse labels with ids >= this")

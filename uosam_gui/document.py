@@ -57,7 +57,6 @@ class ImageDocument:
         self.refiner = refiner
         self.label_path = label_path
         self.original_classes = tuple(obj.class_id for obj in result.objects)
-        self.original_prompts = tuple(obj.prompts for obj in result.objects)
         self.pixel_edits = np.full(result.baseline.shape, NO_EDIT, np.int32)
         self.undo_stack: list[Change] = []
         self.redo_stack: list[Change] = []

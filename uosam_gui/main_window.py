@@ -471,14 +471,14 @@ class MainWindow(QMainWindow):
 
     def _on_redecoded(self, key: str, index: int, seconds: float) -> None:
         if self.document is None or key != self.document.key:
-            self._schedule_autosave_for_key(key)
+            self._record_document_not_shown(key)
             return
         self._after_change(keep_prompts=index != self.selected)
         obj = self.document.objects[index]
         self.notify(f"object {index} decoded again in {1000 * seconds:.0f} ms: IoU with baseline "
                     f"{obj.iou_with_baseline:.2f}, {'refined' if obj.uses_refined else 'baseline'} used")
 
-    def _schedule_autosave_for_key(self, key: str) -> None:
+    def _record_document_not_shown(self, key: str) -> None:
         document = self.controller.documents.get(key)
         if document is not None and self.session is not None:
             self.session.record_document(document)
