@@ -129,3 +129,19 @@ def test_class_table_reads_names_and_palette():
     unnamed = ClassTable.discover(None, label_palette=None)
     assert unnamed.name(5) == "5" and len({tuple(c) for c in unnamed.colors[:20]}) == 20
     assert replace(unnamed, names=["a"]).name(0) == "0 a"
+
+
+def test_reopening_a_session_retries_images_whose_files_were_fixed(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    shutil.copy(DEMO / "images" / "coco_00.png", images)
+    session = Session.open(images, labels, tmp_path / "out")
+    assert session.records["coco_00"].state == "error" and "no label" in session.records["coco_00"].error
+    session.current = "coco_00"
+    session.save()
+    shutil.copy(DEMO / "labels" / "coco_00.png", labels)
+    again = Session.open(images, labels, tmp_path / "out")
+    record = again.records["coco_00"]
+    assert (record.state, record.error, record.label) == ("not run", None, str(labels / "coco_00.png"))
+    assert again.current == "coco_00"

@@ -35,6 +35,7 @@ class FilePanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.list)
         self.records: dict[str, ImageRecord] = {}
+        self.items: dict[str, QListWidgetItem] = {}
         self.filter_edit.textChanged.connect(self.refresh)
         self.state_combo.currentIndexChanged.connect(self.refresh)
         self.sort_combo.currentIndexChanged.connect(self.refresh)
@@ -57,26 +58,41 @@ class FilePanel(QWidget):
         return keys
 
     def refresh(self) -> None:
-        """Rebuild the list from the records, keeping the current image selected."""
+        """Rebuild the list from the records (after a filter or sort change), keeping the selection."""
         self.list.blockSignals(True)
         self.list.clear()
+        self.items = {}
         for key in self.visible_keys():
-            record = self.records[key]
-            changed = "" if record.changed_fraction is None else f"  {100 * record.changed_fraction:.1f}% changed"
-            item = QListWidgetItem(f"{key}  [{record.state}]{changed}")
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, key)
-            item.setForeground(QColor(STATE_COLORS.get(record.state, "#ffffff")))
-            if record.error:
-                item.setToolTip(record.error)
+            self.items[key] = item
+            self._describe(key)
             self.list.addItem(item)
             if key == self._current:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
 
+    def _describe(self, key: str) -> None:
+        item, record = self.items[key], self.records[key]
+        changed = "" if record.changed_fraction is None else f"  {100 * record.changed_fraction:.1f}% changed"
+        item.setText(f"{key}  [{record.state}]{changed}")
+        item.setForeground(QColor(STATE_COLORS.get(record.state, "#ffffff")))
+        item.setToolTip(record.error or "")
+
+    def update_entry(self, key: str) -> None:
+        """Redraw one image's line after its record changed (the order stays until the next sort)."""
+        if key in self.items:
+            self._describe(key)
+
     def select(self, key: str) -> None:
         """Highlight ``key`` without emitting imageChosen."""
         self._current = key
-        self.refresh()
+        self.list.blockSignals(True)
+        if key in self.items:
+            self.list.setCurrentItem(self.items[key])
+        else:
+            self.list.clearSelection()
+        self.list.blockSignals(False)
 
     def _on_current(self, item: QListWidgetItem | None, _previous) -> None:
         if item is not None:

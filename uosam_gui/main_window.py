@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
         if self.session is None or key not in self.session.records:
             return
         self.session.record_document(document)
-        self.file_panel.refresh()
+        self.file_panel.update_entry(key)
         if key == self.session.current and self.document is None:
             self._display(document)
             self._prefetch_next()
@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
         if key and self.session is not None and key in self.session.records:
             self.session.mark_error(key, message)
             self.session.save()
-            self.file_panel.refresh()
+            self.file_panel.update_entry(key)
         self.notify(f"{key}: {message}" if key else message, error=True)
 
     # ================================================================= layers
@@ -483,6 +483,7 @@ class MainWindow(QMainWindow):
         if document is not None and self.session is not None:
             self.session.record_document(document)
             self.session.save()
+            self.file_panel.update_entry(key)
 
     def decide(self, decision: str, index: int | None = None) -> None:
         """Accept, reject or return an object to the automatic verdict (undoable)."""
@@ -566,7 +567,8 @@ class MainWindow(QMainWindow):
             self.session.save()
         except OSError as problem:
             self.notify(f"{self.session.path}: autosave failed ({problem})", error=True)
-        self.file_panel.refresh()
+        if self.document is not None:
+            self.file_panel.update_entry(self.document.key)
 
     def save_current(self) -> Path | None:
         """Write the shown image's final labels to the output folder."""
@@ -578,7 +580,7 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as problem:
             self.notify(f"save failed: {problem}", error=True)
             return None
-        self.file_panel.refresh()
+        self.file_panel.update_entry(self.document.key)
         self.notify(f"saved {target}")
         return target
 

@@ -73,6 +73,8 @@ class Session:
             elif previous and pair.key in previous.records:
                 old = previous.records[pair.key]
                 record = replace(old, image=record.image, label=record.label)
+                if record.state == "error":  # the files may have been fixed since: try again
+                    record.state, record.error = ("edited" if record.objects or record.pixel_edits else "not run"), None
             records[pair.key] = record
         current = previous.current if previous and previous.current in records else None
         return cls(images, labels, out, label_encoding=label_encoding, records=records, current=current)
