@@ -164,6 +164,13 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
             self.box_item.setZValue(20)
             self.box_item.sigRegionChangeFinished.connect(self._emit_prompts)
             self.view.addItem(self.box_item)
+        self.set_step2_box(step2_box)
+
+    def set_step2_box(self, step2_box: Box | None) -> None:
+        """Show (or hide) the fixed step-2 box without touching the editable prompts."""
+        if self.step2_item is not None:
+            self.view.removeItem(self.step2_item)
+            self.step2_item = None
         if step2_box is not None:
             x0, y0, x1, y1 = step2_box
             self.step2_item = QGraphicsRectItem(x0, y0, x1 - x0, y1 - y0)

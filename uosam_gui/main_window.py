@@ -473,8 +473,10 @@ class MainWindow(QMainWindow):
         if self.document is None or key != self.document.key:
             self._record_document_not_shown(key)
             return
-        self._after_change(keep_prompts=index != self.selected)
+        self._after_change(keep_prompts=True)  # the items already show the prompts that were decoded
         obj = self.document.objects[index]
+        if index == self.selected:
+            self.canvas.set_step2_box(obj.step2_box)
         self.notify(f"object {index} decoded again in {1000 * seconds:.0f} ms: IoU with baseline "
                     f"{obj.iou_with_baseline:.2f}, {'refined' if obj.uses_refined else 'baseline'} used")
 
