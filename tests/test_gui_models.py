@@ -145,3 +145,14 @@ def test_reopening_a_session_retries_images_whose_files_were_fixed(tmp_path):
     record = again.records["coco_00"]
     assert (record.state, record.error, record.label) == ("not run", None, str(labels / "coco_00.png"))
     assert again.current == "coco_00"
+
+
+def test_gui_command_line_needs_both_folders_and_names_a_default_output(tmp_path, capsys):
+    from uosam_gui.app import _dataset, build_parser, main
+
+    assert main([str(tmp_path)]) == 2
+    assert "give both IMAGES and LABELS" in capsys.readouterr().err
+    args = build_parser().parse_args([str(tmp_path / "img"), str(tmp_path / "lab")])
+    assert _dataset(args)[2] == tmp_path / "lab-uosam"
+    demo = _dataset(build_parser().parse_args(["--demo", "--out", str(tmp_path / "s")]))
+    assert demo == (DEMO / "images", DEMO / "labels", tmp_path / "s")

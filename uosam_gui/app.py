@@ -41,7 +41,8 @@ def _dataset(args: argparse.Namespace) -> tuple[Path, Path, Path] | None:
         out = args.out or Path(user_data_dir("uosam")) / "demo-session"
         return DEMO / "images", DEMO / "labels", out
     if args.images and args.labels:
-        return args.images, args.labels, args.out or args.labels.with_name(args.labels.name + "-uosam")
+        labels = args.labels.resolve()
+        return args.images, args.labels, args.out or labels.with_name(labels.name + "-uosam")
     return None
 
 
