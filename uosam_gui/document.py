@@ -60,7 +60,8 @@ class ImageDocument:
         self.pixel_edits = np.full(result.baseline.shape, NO_EDIT, np.int32)
         self.undo_stack: list[Change] = []
         self.redo_stack: list[Change] = []
-        self.revision = 0  # bumped on every change; the session's autosave watches it
+        self.revision = 0  # bumped on every change
+        self.pixel_revision = 0  # bumped on every pixel change (the session rewrites edits only then)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -82,8 +83,7 @@ class ImageDocument:
     def is_edited(self) -> bool:
         """Whether the user changed anything (decision, class, prompts or pixels)."""
         return bool((self.pixel_edits != NO_EDIT).any()) or any(
-            obj.decision != "auto" or obj.edited or obj.class_id != original
-            for obj, original in zip(self.objects, self.original_classes))
+            _changed(obj, original) for obj, original in zip(self.objects, self.original_classes))
 
     # ------------------------------------------------------------------ object changes
     def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:
@@ -152,38 +152,42 @@ class ImageDocument:
             self.refiner.recompose(self.result)
         else:
             self.pixel_edits[change.rows, change.cols] = change.after if forward else change.before
+            self.pixel_revision += 1
         self.revision += 1
+
+    def _step(self, source: list[Change], target: list[Change], *, forward: bool) -> str | None:
+        if not source:
+            return None
+        change = source.pop()
+        self._set(change, forward=forward)
+        target.append(change)
+        return change.description
 
     def undo(self) -> str | None:
         """Undo the last change; returns its description (None when there is nothing to undo)."""
-        if not self.undo_stack:
-            return None
-        change = self.undo_stack.pop()
-        self._set(change, forward=False)
-        self.redo_stack.append(change)
-        return change.description
+        return self._step(self.undo_stack, self.redo_stack, forward=False)
 
     def redo(self) -> str | None:
         """Redo the last undone change; returns its description."""
-        if not self.redo_stack:
-            return None
-        change = self.redo_stack.pop()
-        self._set(change, forward=True)
-        self.undo_stack.append(change)
-        return change.description
+        return self._step(self.redo_stack, self.undo_stack, forward=True)
 
     # ------------------------------------------------------------------ persistence
     def object_records(self) -> dict[str, dict]:
         """Per changed object: decision, class and (if edited) prompts, keyed by object index."""
         records = {}
         for obj, original in zip(self.objects, self.original_classes):
-            if obj.decision == "auto" and not obj.edited and obj.class_id == original:
+            if not _changed(obj, original):
                 continue
             records[str(obj.index)] = {
                 "baseline_class": original, "class_id": obj.class_id, "decision": obj.decision,
                 "prompts": prompts_to_dict(obj.prompts) if obj.edited else None,
             }
         return records
+
+
+def _changed(obj: ObjectResult, original_class: int) -> bool:
+    """Whether the user changed an object: its decision, its prompts or its class."""
+    return obj.decision != "auto" or obj.edited or obj.class_id != original_class
 
 
 def prompts_to_dict(prompts: ObjectPrompts) -> dict:

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.selected = -1
         self.messages: list[str] = []  # everything told to the user (status bar history)
         self.last_export_log: dict | None = None
+        self._outline_cache: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.export_dialog: QProgressDialog | None = None
         self._build_widgets()
         self._build_actions()
@@ -401,21 +402,20 @@ class MainWindow(QMainWindow):
         document, classes = self.document, self.classes
         if document is None or classes is None:
             return
-        result = document.result
+        result, final = document.result, document.labels
         mode = self.overlay_combo.currentText()
         opacity = self.opacity_slider.value() / 100
         if mode == "none":
             self.canvas.set_overlay(None, opacity)
         elif mode == "difference":
-            labels = document.labels
-            rgba = classes.rgba(labels)
-            rgba[labels == result.baseline] = 0
+            rgba = classes.rgba(final)
+            rgba[final == result.baseline] = 0
             self.canvas.set_overlay(rgba, max(opacity, 0.8))
         elif mode == "GRO vote class":
             votes = result.gro.vote_class if result.gro is not None else np.full(result.baseline.shape, -1)
             self.canvas.set_overlay(classes.rgba(votes), opacity)
         else:
-            labels = {"final": document.labels, "LRO": result.lro_labels, "baseline": result.baseline}[mode]
+            labels = {"final": final, "LRO": result.lro_labels, "baseline": result.baseline}[mode]
             self.canvas.set_overlay(classes.rgba(labels), opacity)
         heatmap = self.heatmap_combo.currentText()
         obj = document.objects[self.selected] if 0 <= self.selected < len(document.objects) else None
@@ -426,9 +426,7 @@ class MainWindow(QMainWindow):
         else:
             self.canvas.set_heatmap(None)
         if self.outline_check.isChecked() and result.gro is not None and len(result.gro.masks):
-            outline = np.zeros((*result.baseline.shape, 4), np.uint8)
-            outline[np.any([edges(mask) for mask in result.gro.masks], axis=0)] = (255, 255, 255, 200)
-            self.canvas.set_outline(outline)
+            self.canvas.set_outline(self._gro_outline(result.gro.masks))
         else:
             self.canvas.set_outline(None)
         if obj is not None:
@@ -439,7 +437,15 @@ class MainWindow(QMainWindow):
             self.canvas.set_selection(layer)
         else:
             self.canvas.set_selection(None)
-        self.legend.show_classes(classes, document.labels)
+        self.legend.show_classes(classes, final)
+
+    def _gro_outline(self, masks: np.ndarray) -> np.ndarray:
+        """The GRO masks' edges as an RGBA layer; masks do not change with decisions, so it is kept."""
+        if self._outline_cache[0] is not masks:
+            outline = np.zeros((*masks.shape[1:], 4), np.uint8)
+            outline[np.any([edges(mask) for mask in masks], axis=0)] = (255, 255, 255, 200)
+            self._outline_cache = (masks, outline)
+        return self._outline_cache[1]
 
     def _cycle(self, combo: QComboBox) -> None:
         combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
@@ -530,19 +536,18 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> None:
         """Undo the last decision, prompt edit or stroke of this image."""
-        if self.document is not None:
-            description = self.document.undo()
-            if description:
-                self._after_change()
-                self.notify(f"undid {description}")
+        self._step_history("undo")
 
     def redo(self) -> None:
         """Redo the last undone change."""
+        self._step_history("redo")
+
+    def _step_history(self, direction: str) -> None:
         if self.document is not None:
-            description = self.document.redo()
+            description = getattr(self.document, direction)()
             if description:
                 self._after_change()
-                self.notify(f"redid {description}")
+                self.notify(f"{ {'undo': 'undid', 'redo': 'redid'}[direction]} {description}")
 
     def _on_hover(self, x: int, y: int) -> None:
         document, classes = self.document, self.classes

@@ -51,6 +51,7 @@ class Session:
         self.label_encoding = label_encoding
         self.records = records or {}
         self.current = current
+        self._edits_written: dict[str, tuple[int, int]] = {}  # key -> (document id, pixel revision) on disk
 
     @property
     def path(self) -> Path:
@@ -156,7 +157,10 @@ class Session:
         record.error = None
         edited_pixels = int((document.pixel_edits != NO_EDIT).sum())
         edits = self.edits_path(document.key)
-        if edited_pixels:
+        written = (id(document), document.pixel_revision)
+        if self._edits_written.get(document.key) == written:
+            pass  # these pixel edits are on disk already
+        elif edited_pixels:
             edits.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(suffix=".npz.part", dir=edits.parent)
             os.close(handle)
@@ -165,6 +169,7 @@ class Session:
             os.replace(temporary, edits)
         elif edits.exists():
             edits.unlink()
+        self._edits_written[document.key] = written
         record.pixel_edits = edited_pixels
         if document.is_edited:
             record.state = "edited"
