@@ -15,6 +15,13 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
     "${pip[@]}" install torch==2.14.1 torchvision==0.29.1
   fi
 fi
-"${pip[@]}" install -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import uosam_core, mobile_sam" || { echo "setup: uosam did not install" >&2; exit 1; }
+# sam2 ships only an sdist whose build wants torch: build it against the installed torch, no CUDA kernels
+if ! .venv/bin/python -c "import sam2" 2>/dev/null; then
+  "${pip[@]}" install "setuptools>=70.1" wheel 2>&1 | grep -v "^WARNING: Location" || true
+  SAM2_BUILD_CUDA=0 "${pip[@]}" install --no-build-isolation sam2==1.1.0 2>&1 | grep -v "^WARNING: Location" || true
+fi
+# extras the test suite exercises: every model family (sam2, hq) and the Ray executor
+"${pip[@]}" install -e ".[dev,hq,sam2,ray]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import uosam_core, mobile_sam, segment_anything, segment_anything_hq, sam2, ray" \
+  || { echo "setup: uosam or one of its extras did not install" >&2; exit 1; }
 .venv/bin/uosam weights fetch >/dev/null

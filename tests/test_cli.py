@@ -31,7 +31,7 @@ def batch_run(tmp_path_factory):
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(labels / "wrong_size.png")
     (labels / "orphan_label.png").write_bytes((DEMO / "labels" / "coco_00.png").read_bytes())
     before = _digest(labels) | _digest(images)
-    code = main(["refine", str(images), str(labels), str(out), "--quiet", "--num-classes", "27"])
+    code = main(["refine", str(images), str(labels), str(out), "--quiet", "--num-classes", "27", "--no-gro"])
     return images, labels, out, code, before
 
 
@@ -53,11 +53,13 @@ def test_batch_writes_outputs_like_the_inputs_and_reports_bad_pairs(batch_run, c
 def test_rerun_resumes_without_redoing_work(batch_run, capsys):
     images, labels, out, _, _ = batch_run
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
-    (out / "cls_a" / ".coco_00.png.part").write_bytes(b"half a file")
-    code = main(["refine", str(images), str(labels), str(out), "--quiet"])
+    (out / "cls_a" / ".coco_00.png.part").write_bytes(b"the user's own file")
+    (out / "cls_a" / ".coco_00.png.k2j4h1.uosam-tmp").write_bytes(b"half a file from a killed run")
+    code = main(["refine", str(images), str(labels), str(out), "--quiet", "--num-classes", "27", "--no-gro"])
     assert code == EXIT_SKIPPED
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == stamps
-    assert not list(out.rglob("*.part"))
+    assert (out / "cls_a" / ".coco_00.png.part").read_bytes() == b"the user's own file", "never a user's file"
+    assert not list(out.rglob("*.uosam-tmp"))
     summary = json.loads((out / "uosam-summary.json").read_text())
     assert summary["counts"]["resumed"] == 2 and summary["counts"]["written"] == 0
 
@@ -111,3 +113,47 @@ def test_missing_folder_is_one_clear_line(tmp_path, capsys):
     code = main(["refine", str(tmp_path / "nope"), str(tmp_path), str(tmp_path / "out"), "--quiet"])
     assert code == 2
     assert capsys.readouterr().err.strip() == f"uosam refine: {tmp_path / 'nope'}: images folder not found"
+
+
+def test_embedding_cache_that_is_a_file_is_one_line_and_exit_2(tmp_path, capsys):
+    images, labels, cache = tmp_path / "images", tmp_path / "labels", tmp_path / "cache.bin"
+    for folder in (images, labels):
+        folder.mkdir()
+        shutil.copy(DEMO / folder.name / "coco_00.png", folder / "coco_00.png")
+    cache.write_bytes(b"a file, not a folder")
+    code = main(["refine", str(images), str(labels), str(tmp_path / "out"), "--quiet", "--embedding-cache", str(cache)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"uosam refine: {cache}: embedding cache must be a folder, but it is a file"]
+    assert cache.read_bytes() == b"a file, not a folder" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--num-classes", "0", "must be >= 1"),
+    ("--min-vote-share", "5", "must be >= 0.0 and <= 1.0"),
+    ("--iou-threshold", "-1", "must be >= 0.0 and <= 1.0"),
+    ("--min-object-area", "-5", "must be >= 0"),
+    ("--max-mask-fraction", "0", "must be > 0.0 and <= 1.0"),
+    ("--threads", "0", "must be >= 1"),
+    ("--workers", "0", "must be >= 1"),
+    ("--embedding-cache-gb", "-1", "must be > 0.0"),
+    ("--ignore-index", "abc", "expected comma-separated class ids"),
+    ("--background", "-3", "must not be negative"),
+])
+def test_nonsense_option_values_are_refused_before_any_work(tmp_path, capsys, option, value, expected):
+    """A user trial ran each of these to completion without a word; each is now refused up front."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["refine", str(DEMO / "images"), str(DEMO / "labels"), str(tmp_path / "out"), option, value])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert option in error and expected in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_ids_above_255_for_8bit_labels_and_an_uncreatable_out_are_one_line(tmp_path, capsys):
+    code = main(["refine", str(DEMO / "images"), str(DEMO / "labels"), str(tmp_path / "out"), "--ignore-index", "300"])
+    assert code == 2 and "above 255" in capsys.readouterr().err
+    target = "/proc/uosam-out-test"  # /proc refuses new folders even for root
+    code = main(["refine", str(DEMO / "images"), str(DEMO / "labels"), target, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot create the output folder" in err and "Traceback" not in err

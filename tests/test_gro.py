@@ -4,7 +4,7 @@ import pytest
 from uosam_core.config import GroConfig, LroConfig
 from uosam_core.gro import boundary_points, class_edges, fast_masks
 from uosam_core.lro import compose_lro, run_lro
-from uosam_core.voting import fill_unknown, vote
+from uosam_core.voting import fill_unknown, vote, vote_maps
 
 
 def test_a_mask_takes_the_majority_class_under_it():
@@ -12,9 +12,10 @@ def test_a_mask_takes_the_majority_class_under_it():
     labels[:, 7:] = 2
     mask = np.zeros((10, 10), bool)
     mask[:, 3:] = True  # 4 columns of class 0, 3 of class 2
-    painted, classes, shares, vote_class, vote_share = vote(labels, mask[None], ignore_ids=(255,))
-    assert classes.tolist() == [0] and shares[0] == pytest.approx(4 / 7)
+    painted, classes, shares, used = vote(labels, mask[None], ignore_ids=(255,))
+    assert classes.tolist() == [0] and shares[0] == pytest.approx(4 / 7) and used.tolist() == [True]
     assert (painted[mask] == 0).all() and (painted[:, :3] == 0).all()
+    vote_class, vote_share = vote_maps(mask[None], classes, shares, used)
     assert (vote_class[mask] == 0).all() and (vote_class[~mask] == -1).all()
     assert vote_share[0, 5] == pytest.approx(4 / 7)
 
@@ -65,3 +66,42 @@ def test_fast_profile_spends_at_most_its_budget(engine, demo_image):
     assert masks.dtype == bool and masks.shape[1:] == baseline.shape
     assert len(masks) == len(scores) and (scores > config.pred_iou_thresh).all()
     assert all(mask.sum() >= 1 for mask in masks)
+
+
+# ---------------------------------------------------------------- valid labels with few or no GRO masks (issue 7.1)
+def _refine(engine, image, labels, **gro):
+    from dataclasses import replace
+
+    from uosam_core.config import RefineConfig
+    from uosam_core.pipeline import Refiner
+
+    config = RefineConfig()
+    return Refiner(engine, replace(config, gro=replace(config.gro, **gro))).refine(image, labels)
+
+
+def test_a_single_class_label_refines_to_itself(engine, demo_image):
+    image, _, _ = demo_image
+    labels = np.full(image.shape[:2], 7, np.int32)
+    result = _refine(engine, image, labels)  # no class edge: the GRO prompts nothing and keeps no mask
+    assert np.array_equal(result.labels, labels)
+    assert len(result.gro.masks) == 0 and result.gro.masks.shape == (0, *labels.shape)
+    assert (result.gro.vote_class == -1).all() and result.gro.vote_at(3, 3) == (-1, 0.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3000), (3000, 1)])
+def test_images_of_one_pixel_or_one_line_refine(engine, demo_image, shape):
+    image, _, _ = demo_image
+    small = np.ascontiguousarray(np.resize(image[:1, :1], (*shape, 3)))
+    labels = np.zeros(shape, np.int32)
+    labels.reshape(-1)[labels.size // 2:] = 3  # two classes along the line (one class when 1x1)
+    result = _refine(engine, small, labels)
+    assert result.labels.shape == shape and set(np.unique(result.labels)) <= {0, 3}
+
+
+def test_one_class_everywhere_except_ignore_pixels(engine, demo_image):
+    image, _, _ = demo_image
+    labels = np.full(image.shape[:2], 4, np.int32)
+    labels[:, :3] = 255  # the only class edge: the GRO prompts there; a stability filter no mask passes keeps none
+    result = _refine(engine, image, labels, max_prompts=4, stability_score_thresh=1.01)
+    assert result.gro.prompt_count > 0 and len(result.gro.masks) == 0
+    assert set(np.unique(result.labels)) <= {4, 255} and (result.labels[:, 3:] == 4).all()

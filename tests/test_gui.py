@@ -19,7 +19,9 @@ from PySide6.QtCore import QSettings, QTimer
 
 from uosam_core.image_io import read_labels
 from uosam_gui.controller import RefineController
-from uosam_gui.main_window import MainWindow, edges
+from uosam_gui.layers import edges
+from uosam_gui.main_window import MainWindow
+from uosam_gui.review_state import Tool
 
 REFINE_TIMEOUT_MS = 240_000
 
@@ -86,7 +88,10 @@ def test_review_save_reopen_export(qtbot, tmp_path):
     assert moved.step2_mask[int(destination[1]), int(destination[0])]
     for before, obj in zip(other_objects, document.objects[1:]):
         np.testing.assert_array_equal(before, obj.step2_mask)
-    shown = window.canvas.selection_item.image[..., 3] > 0
+    layer = window.canvas.shown_layers[window.canvas.selection_item]
+    x0, y0, width, height = layer.rect
+    shown = np.zeros(moved.step2_mask.shape, bool)
+    shown[y0:y0 + height, x0:x0 + width] = layer.data[..., 3] > 0
     np.testing.assert_array_equal(shown, moved.step2_mask | edges(moved.step2_mask) | edges(moved.baseline_mask))
 
     # reject another object whose refined mask is in use: the labels change; undo restores them
@@ -96,24 +101,25 @@ def test_review_save_reopen_export(qtbot, tmp_path):
     rejected = candidates[0]
     window.object_panel.select(rejected)
     labels_before = document.labels.copy()
-    window.decide("reject")
+    window.editor.decide("reject")
     assert document.objects[rejected].decision == "reject" and not document.objects[rejected].uses_refined
     assert not np.array_equal(document.labels, labels_before)
-    window.undo()
+    window.editor.undo()
     assert document.objects[rejected].decision == "auto"
     np.testing.assert_array_equal(document.labels, labels_before)
-    window.redo()
+    window.editor.redo()
     assert document.objects[rejected].decision == "reject"
 
     # a brush stroke writes class ids straight into the label map
     stroke = np.zeros(document.labels.shape, bool)
     stroke[5:15, 5:25] = True
     window.paint_class_combo.setCurrentIndex(window.paint_class_combo.findData(9))
-    window.canvas.strokeFinished.emit(stroke, "brush")
-    assert (document.labels[stroke] == 9).all()
+    window.canvas.strokeFinished.emit(stroke, Tool.BRUSH)
+    qtbot.waitUntil(lambda: (document.labels[stroke] == 9).all())  # painted in the next event-loop turn
+    qtbot.waitUntil(lambda: (window.canvas.overlay_item.image[5, 5] == window.classes.rgba(np.array([9]))[0]).all())
     np.testing.assert_array_equal(window.canvas.overlay_item.image, window.classes.rgba(document.labels))
 
-    saved_path = window.save_current()
+    saved_path = window.reviewer.save_current()
     saved, label_format = read_labels(saved_path)
     _, input_format = read_labels(DEMO / "labels" / "coco_00.png")
     np.testing.assert_array_equal(saved, document.labels)
@@ -135,8 +141,8 @@ def test_review_save_reopen_export(qtbot, tmp_path):
 
     # export: the reviewed image as shown, the others as their baseline; a log of every decision
     with qtbot.waitSignal(reopened.controller.exportFinished, timeout=REFINE_TIMEOUT_MS):
-        reopened.export(tmp_path / "export", "baseline")
-    log = reopened.last_export_log
+        reopened.exporter.export(tmp_path / "export", "baseline")
+    log = reopened.exporter.last_log
     assert log is not None and log["complete"] and not log["skipped"]
     np.testing.assert_array_equal(read_labels(tmp_path / "export" / "coco_00.png")[0], shown_labels)
     for key in ("coco_03", "coco_07"):
@@ -180,11 +186,11 @@ def test_bad_files_and_missing_checkpoint_are_reported_not_fatal(qtbot, tmp_path
     open_and_wait(qtbot, window, images, labels, tmp_path / "out")
     assert window.session.records["orphan"].state == "error"
     with qtbot.waitSignal(window.controller.failed, timeout=REFINE_TIMEOUT_MS):
-        window.show_image("coco_03")
+        window.reviewer.show_image("coco_03")
     record = window.session.records["coco_03"]
     assert record.state == "error" and "coco_03.png" in record.error and "truncated" in record.error
     assert any("coco_03.png" in message and message.startswith("error") for message in window.messages)
-    window.show_image("coco_00")  # the app goes on
+    window.reviewer.show_image("coco_00")  # the app goes on
     assert window.document is not None and window.document.key == "coco_00"
     window.close()
 
@@ -199,10 +205,9 @@ def test_bad_files_and_missing_checkpoint_are_reported_not_fatal(qtbot, tmp_path
 def test_switching_images_drops_the_stale_refinement(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     shown: list[str] = []
-    original_display = window._display
-    window._display = lambda document: (shown.append(document.key), original_display(document))
+    window.state.documentChanged.connect(lambda: window.document is not None and shown.append(window.document.key))
     assert window.open_dataset(DEMO / "images", DEMO / "labels", tmp_path / "out")  # starts coco_00
-    window.show_image("coco_07")  # before coco_00 is done: its run is cancelled or its result kept aside
+    window.reviewer.show_image("coco_07")  # before coco_00 is done: its run is cancelled or its result kept aside
     qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=REFINE_TIMEOUT_MS)
     assert shown == ["coco_07"] and window.document.key == "coco_07"
@@ -269,7 +274,7 @@ def test_views_tools_and_mouse_prompts_on_the_real_canvas(qtbot, tmp_path):
     fx, fy = point_inside(document.labels == document.labels[document.labels.shape[0] // 2, 10])
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=widget_point(fx, fy))
     assert document.labels[int(fy), int(fx)] == 26
-    window.undo()
+    window.editor.undo()
     assert document.labels[int(fy), int(fx)] != 26
 
     # hovering a pixel names its class
@@ -278,8 +283,8 @@ def test_views_tools_and_mouse_prompts_on_the_real_canvas(qtbot, tmp_path):
     assert window.classes.name(int(document.labels[int(fy), int(fx)])) in window.hover_label.text()
 
     # next / previous image follow the list
-    window.step_image(1)
+    window.menu_actions.next.trigger()
     assert window.session.current == "coco_03"
-    window.step_image(-1)
+    window.menu_actions.previous.trigger()
     assert window.session.current == "coco_00" and window.document is document
     window.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from uosam_gui.session import Session
 
 def test_core_and_gui_models_never_import_qt():
     modules = ["uosam_core", "uosam_core.cli", "uosam_core.batch", "uosam_core.pipeline", "uosam_gui.document",
-               "uosam_gui.session", "uosam_gui.export", "uosam_gui.classes"]
+               "uosam_gui.session", "uosam_gui.export", "uosam_gui.classes", "uosam_gui.output_files"]
     code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
             "print([m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')])")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -35,7 +36,8 @@ def lro_document(engine, demo_stems):
     refiner = Refiner(engine, RefineConfig(gro=GroConfig(profile="off")))
     image, baseline, _ = load_demo(demo_stems[0])
     _, label_format = read_labels(DEMO / "labels" / f"{demo_stems[0]}.png")
-    return lambda: ImageDocument(demo_stems[0], image, refiner.refine(image, baseline), label_format, refiner)
+    result = refiner.refine(image, baseline)  # refined once; each document gets its own copy
+    return lambda: ImageDocument(demo_stems[0], image, copy.deepcopy(result), label_format, refiner)
 
 
 def test_pixel_tools_write_ids_and_undo_exactly(lro_document):
@@ -93,7 +95,7 @@ def test_export_gives_unreviewed_images_their_refinement(engine, tmp_path):
     shutil.copy(DEMO / "labels" / "coco_07.png", labels)
     (images / "lonely.png").write_bytes((DEMO / "images" / "coco_03.png").read_bytes())
     session = Session.open(images, labels, tmp_path / "out")
-    refiner = Refiner(engine)
+    refiner = Refiner(engine, RefineConfig(gro=GroConfig(profile="off")))  # GRO: tests/test_gro.py
     log = export_folder(session, refiner, tmp_path / "export", unreviewed="refined")
     image, baseline, _ = load_demo("coco_07")
     expected = refiner.refine(image, baseline).labels
@@ -108,7 +110,7 @@ def test_export_gives_unreviewed_images_their_refinement(engine, tmp_path):
 
 
 def test_session_refuses_writing_into_inputs_and_bad_files(tmp_path):
-    with pytest.raises(ValueError, match="must differ"):
+    with pytest.raises(ValueError, match="output folder"):
         Session.open(DEMO / "images", DEMO / "labels", DEMO / "labels")
     with pytest.raises(ValueError, match="not found"):
         Session.open(tmp_path / "nowhere", DEMO / "labels", tmp_path / "out")

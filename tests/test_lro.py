@@ -20,7 +20,7 @@ def test_lcm_is_higher_inside_the_object_than_outside(engine, demo_image):
     image, baseline, _ = demo_image
     embedding = engine.encode(image)
     objects = extract_objects(baseline, ignore_ids=(255,), background_ids=(), min_area=64, mode="class")
-    masks = np.stack([mask for _, mask in objects])
+    masks = np.stack([mask.dense() for _, mask in objects])
     lcms = location_confidence_maps(masks, embedding)
     assert lcms.shape == (len(objects), *baseline.shape)
     assert lcms.min() >= -1.0001 and lcms.max() <= 1.0001
@@ -31,7 +31,8 @@ def test_lcm_is_higher_inside_the_object_than_outside(engine, demo_image):
 def test_prompts_sit_inside_and_outside_the_object(engine, demo_image):
     image, baseline, _ = demo_image
     embedding = engine.encode(image)
-    class_id, mask = extract_objects(baseline, ignore_ids=(255,), background_ids=(), min_area=64, mode="class")[0]
+    class_id, compact = extract_objects(baseline, ignore_ids=(255,), background_ids=(), min_area=64, mode="class")[0]
+    mask = compact.dense()
     lcm = location_confidence_maps(mask[None], embedding)[0]
     prompts = lcm_prompts(mask, lcm)
     (px, py), (nx, ny) = prompts.positive[0], prompts.negative[0]
@@ -61,7 +62,9 @@ def test_component_mode_splits_classes_into_pieces(demo_image):
     by_class = extract_objects(baseline, ignore_ids=(255,), background_ids=(), min_area=1, mode="class")
     by_piece = extract_objects(baseline, ignore_ids=(255,), background_ids=(), min_area=1, mode="component")
     assert len(by_piece) >= len(by_class)
-    assert sum(m.sum() for _, m in by_piece) == sum(m.sum() for _, m in by_class)
+    assert sum(m.dense().sum() for _, m in by_piece) == sum(m.dense().sum() for _, m in by_class)
+    for class_id, piece in by_piece:  # each piece, stored as its box and crop, lies inside its class
+        assert (baseline[piece.dense()] == class_id).all() and piece.area == piece.dense().sum()
 
 
 def test_background_ids_are_not_refined(demo_image):

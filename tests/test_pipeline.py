@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from conftest import load_demo
@@ -36,10 +37,44 @@ def test_result_keeps_every_intermediate(demo_results):
     assert result.objects and all(obj.lcm.shape == shape for obj in result.objects)
     assert result.gro is not None and result.gro.profile == "fast"
     assert result.gro.vote_class.shape == shape and result.gro.vote_share.shape == shape
-    areas = result.gro.masks.reshape(len(result.gro.masks), -1).sum(axis=1)
+    areas = np.asarray(result.gro.masks).reshape(len(result.gro.masks), -1).sum(axis=1)
     assert (np.diff(areas) <= 0).all(), "masks are kept in painting order, largest first"
+    assert np.array_equal(areas, result.gro.masks.areas)
     assert set(result.timings) >= {"encode", "lro", "gro"}
     assert (result.labels >= 0).all()
+
+
+def test_compact_results_read_like_dense_arrays(demo_results):
+    """Masks and LCMs are stored compact (issue 7.3); the dense fields the GUI reads keep their meaning."""
+    from dataclasses import replace
+
+    result, _ = next(iter(demo_results.values()))
+    shape, gro = result.baseline.shape, result.gro
+    dense = np.asarray(gro.masks)
+    assert dense.shape == (len(gro.masks), *shape) and dense.dtype == bool
+    assert all(np.array_equal(mask, stored) for mask, stored in zip(dense, gro.masks))
+    expected_class, expected_share = np.full(shape, -1, np.int32), np.zeros(shape, np.float32)
+    for mask, class_id, share, painted in zip(dense, gro.mask_classes, gro.mask_shares, gro.mask_painted):
+        if painted:  # painted largest first: the last (smallest) mask over a pixel wins
+            expected_class[mask], expected_share[mask] = class_id, share
+    assert gro.mask_painted.any()
+    np.testing.assert_array_equal(gro.vote_class, expected_class)
+    np.testing.assert_array_equal(gro.vote_share, expected_share)
+    voted = expected_class >= 0
+    assert np.array_equal(result.labels[voted], expected_class[voted])
+    gradient = [cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) for m in dense]
+    np.testing.assert_array_equal(gro.masks.outline(), np.any(gradient, axis=0))  # the GUI's outline, per box
+    rows, cols = np.nonzero(np.ones(shape, bool)[::17, ::13])
+    for y, x in zip(rows * 17, cols * 13):
+        assert gro.vote_at(int(x), int(y)) == (expected_class[y, x], pytest.approx(expected_share[y, x]))
+    for obj in result.objects:
+        for compact, full in ((obj.baseline, obj.baseline_mask), (obj.step2, obj.step2_mask)):
+            assert full.shape == shape and full.dtype == bool and full.sum() == compact.area
+            assert np.array_equal(full[compact.slices], compact.crop()) and full.sum() == full[compact.slices].sum()
+        assert obj.lcm.dtype == np.float32 and max(obj.lcm_grid.values.shape) == 64  # the feature grid
+        assert obj.area == obj.baseline_mask.sum()
+        changed = replace(obj, decision="reject")
+        assert changed.step2 is obj.step2 and changed.lcm_grid is obj.lcm_grid and not changed.uses_refined
 
 
 def test_recompose_applies_a_rejection_without_decoding(engine, demo_results):

@@ -12,15 +12,48 @@ from . import weights
 from .config import GroConfig, LroConfig, RefineConfig
 
 EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
 
 
 def _ids(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(",") if part.strip())
+    """Comma-separated non-negative class ids ("255", "0,255", "" for none)."""
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class ids, got {text!r}") from None
+    if any(value < 0 for value in ids):
+        raise argparse.ArgumentTypeError(f"class ids must not be negative, got {text!r}")
+    return ids
+
+
+def _bounded(kind: type, low: float | None = None, high: float | None = None, *, low_open: bool = False):
+    """An argparse type: ``kind`` within [low, high] (``low_open``: strictly above ``low``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        if too_low or (high is not None and value > high):
+            lower = "" if low is None else f"{'>' if low_open else '>='} {low}"
+            upper = "" if high is None else f"<= {high}"
+            raise argparse.ArgumentTypeError(f"must be {' and '.join(x for x in (lower, upper) if x)}, got {text}")
+        return value
+
+    return parse
+
+
+def _model_types() -> list[str]:
+    from .models import MODEL_SPECS
+
+    return list(MODEL_SPECS)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=sorted(weights.KNOWN_CHECKPOINTS), default=None,
-                        help="model type (default: vit_t MobileSAM, or inferred from --checkpoint)")
+    parser.add_argument("--model", choices=_model_types(), default=None, metavar="TYPE",
+                        help="model type (default: vit_t MobileSAM, or inferred from --checkpoint): "
+                        + ", ".join(_model_types()))
     parser.add_argument("--checkpoint", type=Path, default=None, help="a SAM-family checkpoint file")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--embedding-cache", type=Path, default=None, help="folder for an on-disk embedding cache")
@@ -31,30 +64,63 @@ def _refine_config(args: argparse.Namespace) -> RefineConfig:
                     iou_threshold=args.iou_threshold, fallback=args.fallback)
     gro = replace(GroConfig(), profile="off" if args.no_gro else args.profile, min_vote_share=args.min_vote_share,
                   max_mask_fraction=args.max_mask_fraction)
-    return RefineConfig(lro=lro, gro=gro, ignore_ids=_ids(args.ignore_index), background_ids=_ids(args.background))
+    return RefineConfig(lro=lro, gro=gro, ignore_ids=args.ignore_index, background_ids=args.background)
 
 
 def _cmd_refine(args: argparse.Namespace) -> int:
     from .batch import run_folder
     from .embedding_cache import EmbeddingCache
-    from .engine import SamEngine
-    from .pipeline import Refiner
+    from .pairing import check_folders
 
     config = _refine_config(args)
-    engine = SamEngine.load(args.model, args.checkpoint, args.device,
-                            cache=EmbeddingCache(disk_dir=args.embedding_cache))
-    summary = run_folder(Refiner(engine, config), args.images, args.labels, args.out,
-                         label_encoding=args.label_encoding, num_classes=args.num_classes,
-                         overwrite=args.overwrite, progress=not args.quiet)
+    if args.label_encoding == "ids" and any(value > 255 for value in config.ignore_ids + config.background_ids):
+        raise ValueError("--ignore-index / --background ids above 255 cannot occur in 8-bit label maps")
+    check_folders(args.images, args.labels, args.out)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as problem:
+        raise ValueError(f"{args.out}: cannot create the output folder ({problem.strerror or problem})") from None
+    cache_bytes = int(args.embedding_cache_gb * 1024**3)
+    cache = EmbeddingCache(disk_dir=args.embedding_cache, max_disk_bytes=cache_bytes)  # a file: exit 2 now
+    options = {"label_encoding": args.label_encoding, "num_classes": args.num_classes, "overwrite": args.overwrite,
+               "progress": not args.quiet, "threads": args.threads}
+    if args.ray is not None:
+        from .ray_executor import RayExecutor, WorkerSpec
+
+        spec = WorkerSpec(config, args.model, None if args.checkpoint is None else str(args.checkpoint), args.device,
+                          None if args.embedding_cache is None else str(args.embedding_cache.resolve()), cache_bytes,
+                          args.threads or _default_threads())
+        executor = RayExecutor(spec, address=args.ray, workers=args.workers, gpus_per_worker=args.gpus_per_worker)
+        summary = run_folder(None, args.images, args.labels, args.out, executor=executor, config=config, **options)
+    else:
+        from .engine import SamEngine
+        from .pipeline import Refiner
+
+        engine = SamEngine.load(args.model, args.checkpoint, args.device, cache=cache)
+        summary = run_folder(Refiner(engine, config), args.images, args.labels, args.out, **options)
     counts = summary.to_dict()["counts"]
-    print(f"refined {counts['written']}, already done {counts['resumed']}, skipped {counts['skipped']} "
+    if summary.interrupted:
+        print(f"uosam refine: interrupted; refined {counts['written']} this run, records and summary kept in "
+              f"{args.out} (run again to resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    busy = f", busy {len(summary.busy)} (another live process is refining them)" if summary.busy else ""
+    print(f"refined {counts['written']}, already done {counts['resumed']}, skipped {counts['skipped']}{busy} "
           f"in {summary.seconds:.1f} s -> {args.out}")
     return EXIT_SKIPPED if summary.skipped else 0
+
+
+def _default_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_folders
 
+    if args.protocol != "pass" and args.num_classes < 1:
+        print(f"uosam eval: --num-classes must be at least 1 (got {args.num_classes})", file=sys.stderr)
+        return 2
     ignore = None if args.ignore_index < 0 else args.ignore_index
     report = evaluate_folders(args.pred, args.gt, num_classes=args.num_classes, ignore_index=ignore,
                               hungarian=args.hungarian, protocol=args.protocol)
@@ -68,11 +134,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_weights(args: argparse.Namespace) -> int:
     if args.action == "list":
+        from .models import MODEL_SPECS
+
+        print(f"{'model':6} {'family':10} {'file':24} {'bytes':>13} {'sha256':64} cache")
         for model_type, entry in weights.KNOWN_CHECKPOINTS.items():
             path = weights.cached_path(model_type)
-            state = "cached" if path.is_file() else "not cached"
+            state = f"cached {path}" if path.is_file() else "not cached"
             default = " (default)" if model_type == weights.DEFAULT_MODEL_TYPE else ""
-            print(f"{model_type:6} {entry.filename:24} {state:10} {path}{default}")
+            size = f"{entry.size_bytes:,}" if entry.size_bytes is not None else "?"
+            print(f"{model_type:6} {entry.family:10} {entry.filename:24} {size:>13} {entry.sha256} {state}{default}")
+        others = [name for name in MODEL_SPECS if name not in weights.KNOWN_CHECKPOINTS]
+        print(f"also loadable with --checkpoint FILE (type inferred, sha256 recorded): {', '.join(others)}")
         return 0
     model_type = args.model or weights.DEFAULT_MODEL_TYPE
     if args.action == "fetch":
@@ -98,28 +170,39 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--profile", choices=["fast", "paper"], default="fast", help="GRO mask generation")
     refine.add_argument("--no-lro", action="store_true", help="skip the local region optimizer")
     refine.add_argument("--no-gro", action="store_true", help="skip the global region optimizer")
-    refine.add_argument("--min-vote-share", type=float, default=GroConfig.min_vote_share,
+    refine.add_argument("--min-vote-share", type=_bounded(float, 0.0, 1.0), default=GroConfig.min_vote_share,
                         help="a GRO mask paints only when its winning class holds this share of its votes")
-    refine.add_argument("--max-mask-fraction", type=float, default=GroConfig.max_mask_fraction,
+    refine.add_argument("--max-mask-fraction", type=_bounded(float, 0.0, 1.0, low_open=True),
+                        default=GroConfig.max_mask_fraction,
                         help="GRO masks covering more of the image do not vote (0.01 for near-exact baselines)")
-    refine.add_argument("--ignore-index", default="255", help="comma-separated ignore ids (default 255)")
-    refine.add_argument("--background", default="", help="comma-separated ids the LRO leaves alone")
-    refine.add_argument("--num-classes", type=int, default=None, help="refuse labels with ids >= this")
+    refine.add_argument("--ignore-index", type=_ids, default="255", help="comma-separated ignore ids (default 255)")
+    refine.add_argument("--background", type=_ids, default="", help="comma-separated ids the LRO leaves alone")
+    refine.add_argument("--num-classes", type=_bounded(int, 1), default=None, help="refuse labels with ids >= this")
     refine.add_argument("--object-mode", choices=["class", "component"], default=LroConfig.object_mode)
-    refine.add_argument("--min-object-area", type=int, default=LroConfig.min_object_area)
-    refine.add_argument("--iou-threshold", type=float, default=LroConfig.iou_threshold)
+    refine.add_argument("--min-object-area", type=_bounded(int, 0), default=LroConfig.min_object_area)
+    refine.add_argument("--iou-threshold", type=_bounded(float, 0.0, 1.0), default=LroConfig.iou_threshold)
     refine.add_argument("--fallback", choices=["baseline", "ignore"], default=LroConfig.fallback)
     refine.add_argument("--label-encoding", choices=["ids", "pass"], default="ids",
                         help="ids: 8-bit PNG ids; pass: RGB PNG with class = R + 256*G (ImageNet-S)")
     refine.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     refine.add_argument("--quiet", action="store_true", help="no progress bar")
+    refine.add_argument("--embedding-cache-gb", type=_bounded(float, 0.0, low_open=True), default=4.0,
+                        help="size limit of the --embedding-cache folder; least recently used entries go first")
+    refine.add_argument("--threads", type=_bounded(int, 1), default=None,
+                        help="torch CPU threads for refinement, the same in every Ray worker (default: torch's)")
+    refine.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="run on Ray: no ADDRESS starts a local cluster, 'auto' joins the running one "
+                             "(needs pip install 'uosam[ray]'; folders must be visible to every node)")
+    refine.add_argument("--workers", type=_bounded(int, 1), default=2, help="Ray workers (one model each)")
+    refine.add_argument("--gpus-per-worker", type=_bounded(float, 0.0), default=0.0,
+                        help="GPUs per Ray worker (e.g. 1, or 0.5)")
     refine.set_defaults(handler=_cmd_refine)
 
     evaluate = commands.add_parser("eval", help="score predicted label maps against ground truth")
     evaluate.add_argument("pred", type=Path)
     evaluate.add_argument("gt", type=Path)
     evaluate.add_argument("--num-classes", type=int, default=None)
-    evaluate.add_argument("--ignore-index", type=int, default=255, help="-1 for none")
+    evaluate.add_argument("--ignore-index", type=_bounded(int, -1), default=255, help="-1 for none")
     evaluate.add_argument("--hungarian", action="store_true", help="match cluster ids to classes first")
     evaluate.add_argument("--protocol", choices=["standard", "pass"], default="standard")
     evaluate.add_argument("--json", action="store_true", help="also print the scores as JSON")
@@ -146,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, weights.CheckpointError, ValueError, RuntimeError) as problem:
         print(f"uosam {args.command}: {problem}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"uosam {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,23 +1,31 @@
-"""Folder evaluation: pair predictions with ground truth and score them (standard or PASS protocol)."""
+"""Folder evaluation: pair predictions with ground truth and score them (standard or PASS protocol).
+
+Images are read and scored one pair at a time, so memory is flat in the number of images
+(``--hungarian`` reads the files twice: cluster x class counts first, then the scores).
+Predicted or ground-truth ids outside 0..N-1 (other than the ignore id) count as errors.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .image_io import InputError, read_labels
+from .image_io import LABEL_SUFFIXES, InputError, read_labels
 from .metrics import Evaluator, common_crop, confusion, hungarian_mapping
+from .pairing import index_files
 
 PASS_CLASSES = 51  # ImageNet-S50: 50 classes + background
 PASS_IGNORE = 1000
+EIGHT_BIT_IDS = 256  # prediction ids an 8-bit label PNG can hold
 
 
 @dataclass
 class EvalReport:
-    """Scores of a folder evaluation, and the files that could not be scored."""
+    """Scores of a folder evaluation, and the files that could not be scored (one line each)."""
 
     line: str
     values: dict[str, float]
@@ -25,17 +33,65 @@ class EvalReport:
 
 
 def _pairs(pred_dir: Path, gt_dir: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(prediction, ground truth) paths by relative path (any case of .png), and the reasons for the rest."""
     if pred_dir.is_file() and gt_dir.is_file():
         return [(pred_dir, gt_dir)], []
-    gts = {p.relative_to(gt_dir).with_suffix("").as_posix(): p for p in sorted(gt_dir.rglob("*.png"))}
-    pairs, skipped = [], []
-    for key, gt in gts.items():
-        pred = pred_dir / f"{key}.png"
-        if pred.is_file():
+    for folder in (pred_dir, gt_dir):
+        if not folder.is_dir():
+            problem = "not a folder (give two folders or two files)" if folder.exists() else "folder not found"
+            raise InputError(f"{folder}: {problem}", path=folder)
+    gts, preds = index_files(gt_dir, LABEL_SUFFIXES), index_files(pred_dir, LABEL_SUFFIXES)
+    skipped = [f"{paths[0]}: same key as {', '.join(p.name for p in paths[1:])}; skipped as ambiguous"
+               for index in (gts, preds) for paths in index.duplicates.values()]
+    skipped += [f"{folder}: folder could not be listed ({reason})" for folder, reason in gts.unlisted + preds.unlisted]
+    pairs = []
+    for key, gt in gts.unique.items():
+        pred = preds.unique.get(key)
+        if pred is not None:
             pairs.append((pred, gt))
-        else:
-            skipped.append(f"{gt}: no prediction {pred}")
+        elif key not in preds.duplicates:
+            skipped.append(f"{gt}: no prediction {pred_dir / key}.png")
     return pairs, skipped
+
+
+def _read_pair(pred_path: Path, gt_path: Path, encoding: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both maps, cropped to their common size; InputError naming the file at fault."""
+    pred, _ = read_labels(pred_path, encoding=encoding)
+    gt, _ = read_labels(gt_path, encoding=encoding)
+    try:
+        return common_crop(pred, gt)
+    except ValueError as problem:
+        raise InputError(f"{pred_path}: {problem} (ground truth {gt_path})", path=pred_path) from None
+
+
+def _readable(pairs: list[tuple[Path, Path]], encoding: str,
+              skipped: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield each pair's maps one at a time; a bad pair adds one line to ``skipped`` and is left out."""
+    for pred_path, gt_path in pairs:
+        try:
+            yield _read_pair(pred_path, gt_path, encoding)
+        except InputError as problem:
+            skipped.append(str(problem))
+
+
+def _match_clusters(pairs: list[tuple[Path, Path]], num_classes: int, ignore_index: int | None,
+                    skipped: list[str]) -> tuple[list[tuple[Path, Path]], np.ndarray]:
+    """First pass of ``--hungarian``: cluster x class counts over all pairs, one pair at a time.
+
+    Returns the readable pairs and ``mapping[cluster] = class`` (-1: unmatched, an error when scored).
+    """
+    clusters = max(EIGHT_BIT_IDS, num_classes)
+    total = np.zeros((num_classes, clusters), np.int64)
+    readable = []
+    for pred_path, gt_path in pairs:
+        try:
+            pred, gt = _read_pair(pred_path, gt_path, "ids")
+        except InputError as problem:
+            skipped.append(str(problem))
+            continue
+        total += confusion(pred, gt, num_classes, ignore_index, num_pred=clusters)
+        readable.append((pred_path, gt_path))
+    return readable, hungarian_mapping(total)
 
 
 def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_index: int | None = 255,
@@ -43,31 +99,24 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_i
     """Score every prediction that has a ground truth of the same relative path."""
     if protocol == "pass":
         return _evaluate_pass(Path(pred_dir), Path(gt_dir))
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     pairs, skipped = _pairs(Path(pred_dir), Path(gt_dir))
-    loaded = []
-    for pred_path, gt_path in pairs:
-        try:
-            pred, _ = read_labels(pred_path)
-            gt, _ = read_labels(gt_path)
-            loaded.append(common_crop(pred, gt))
-        except (InputError, ValueError) as problem:
-            skipped.append(f"{pred_path}: {problem}")
-    if not loaded:
-        raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}")
     mapping = None
     if hungarian:
-        clusters = max(int(pred.max()) + 1 for pred, _ in loaded)
-        clusters = max(clusters, num_classes)
-        total = sum(confusion(pred, gt, num_classes, ignore_index, num_pred=clusters) for pred, gt in loaded)
-        mapping = hungarian_mapping(total)
+        pairs, mapping = _match_clusters(pairs, num_classes, ignore_index, skipped)
     evaluator = Evaluator(num_classes, ignore_index, dilation_ratio=0.02)
-    for pred, gt in loaded:
+    scored = 0
+    for pred, gt in _readable(pairs, "ids", skipped):
         if mapping is not None:
-            pred = np.where(pred < len(mapping), mapping[np.clip(pred, 0, len(mapping) - 1)], -1)
+            pred = np.where((pred >= 0) & (pred < len(mapping)), mapping[np.clip(pred, 0, len(mapping) - 1)], -1)
         evaluator.add(pred, gt)
+        scored += 1
+    if not scored:
+        raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}", path=pred_dir)
     scores = evaluator.scores()
     values = {"mIoU": scores.miou, "pAcc": scores.pacc, "boundaryIoU": scores.boundary_iou}
-    return EvalReport(f"{scores.line()}  ({len(loaded)} images)", values, skipped)
+    return EvalReport(f"{scores.line()}  ({scored} images)", values, skipped)
 
 
 def _evaluate_pass(pred_dir: Path, gt_dir: Path) -> EvalReport:
@@ -78,24 +127,16 @@ def _evaluate_pass(pred_dir: Path, gt_dir: Path) -> EvalReport:
     correct_images = 0
     f_scores = []
     beta2 = 0.3
-    for pred_path, gt_path in pairs:
-        try:
-            pred, _ = read_labels(pred_path, encoding="pass")
-            gt, _ = read_labels(gt_path, encoding="pass")
-            pred, gt = common_crop(pred, gt)
-        except (InputError, ValueError) as problem:
-            skipped.append(f"{pred_path}: {problem}")
-            continue
+    for pred, gt in _readable(pairs, "pass", skipped):
         valid = gt != PASS_IGNORE
         pred_ids = np.unique(pred[valid])
         gt_ids = np.unique(gt[valid])
         matrix = np.array([[np.sum((gt == g) & (pred == p) & valid) for p in pred_ids] for g in gt_ids])
-        rows, cols = linear_sum_assignment(matrix, maximize=True)
+        rows, cols = linear_sum_assignment(matrix, maximize=True) if matrix.size else ([], [])
         lookup = {int(pred_ids[c]): int(gt_ids[r]) for r, c in zip(rows, cols)}
-        mapped = np.full(pred.shape, PASS_CLASSES, np.int64)  # unmatched ids count as wrong
+        mapped = np.full(pred.shape, -1, np.int64)  # unmatched ids count as wrong
         for source, target in lookup.items():
             mapped[pred == source] = target
-        mapped = np.where(mapped >= PASS_CLASSES, -1, mapped)
         evaluator.add(mapped, np.where(valid, gt, PASS_IGNORE))
         gt_fg = [g for g in gt_ids if g != 0]
         pred_fg, counts = np.unique(mapped[(mapped > 0)], return_counts=True)
@@ -107,7 +148,7 @@ def _evaluate_pass(pred_dir: Path, gt_dir: Path) -> EvalReport:
         recall = tp / max(fg_gt.sum(), 1)
         f_scores.append((1 + beta2) * precision * recall / max(beta2 * precision + recall, 1e-12))
     if not f_scores:
-        raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}")
+        raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}", path=pred_dir)
     scores = evaluator.scores()
     values = {"mIoU": scores.miou, "pAcc": scores.pacc, "boundaryIoU": scores.boundary_iou,
               "ImgAcc": correct_images / len(f_scores) * 100, "Fbeta": float(np.mean(f_scores)) * 100}

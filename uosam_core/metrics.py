@@ -19,15 +19,45 @@ def common_crop(first: np.ndarray, second: np.ndarray, tolerance: int = 2) -> tu
     return first[:rows, :cols], second[:rows, :cols]
 
 
+_CHUNK_PIXELS = 1 << 20  # confusion counts are taken in row blocks of about this many pixels
+
+
 def confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int, ignore_index: int | None = 255,
               num_pred: int | None = None) -> np.ndarray:
-    """num_classes x num_pred confusion counts (rows: ground truth, columns: prediction)."""
+    """num_classes x num_pred confusion counts (rows: ground truth, columns: prediction) of the pixels
+    where both ids are in range and gt is not ``ignore_index``; for matching clusters to classes only.
+    Scores count out-of-range pixels as errors: see :func:`scoring_confusion`."""
     num_pred = num_pred or num_classes
     valid = (gt >= 0) & (gt < num_classes) & (pred >= 0) & (pred < num_pred)
     if ignore_index is not None:
         valid &= gt != ignore_index
     index = gt[valid].astype(np.int64) * num_pred + pred[valid].astype(np.int64)
     return np.bincount(index, minlength=num_classes * num_pred).reshape(num_classes, num_pred)
+
+
+def scoring_confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int,
+                      ignore_index: int | None = 255) -> np.ndarray:
+    """(N+1)x(N+1) counts over every pixel whose gt is not ``ignore_index`` (rows gt, columns pred).
+
+    Index N gathers ids outside 0..N-1 on either side, so a prediction of 255 (or -1) where the gt
+    holds a class is a miss of that class, and a gt id >= N predicted as class c a false positive of c:
+    such pixels are errors, never dropped. Counted in row blocks, so memory stays flat in image size.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    size = num_classes + 1
+    counts = np.zeros(size * size, np.int64)
+    rows = max(1, _CHUNK_PIXELS // max(gt.shape[1] if gt.ndim > 1 else 1, 1))
+    for start in range(0, gt.shape[0], rows):
+        gt_block = gt[start:start + rows].astype(np.int64).ravel()
+        pred_block = pred[start:start + rows].astype(np.int64).ravel()
+        if ignore_index is not None:
+            keep = gt_block != ignore_index
+            gt_block, pred_block = gt_block[keep], pred_block[keep]
+        gt_block[(gt_block < 0) | (gt_block >= num_classes)] = num_classes
+        pred_block[(pred_block < 0) | (pred_block >= num_classes)] = num_classes
+        counts += np.bincount(gt_block * size + pred_block, minlength=size * size)
+    return counts.reshape(size, size)
 
 
 def boundary(mask: np.ndarray, dilation_ratio: float) -> np.ndarray:
@@ -71,29 +101,39 @@ class Scores:
 
 
 class Evaluator:
-    """Accumulates a confusion matrix and boundary counts over images."""
+    """Accumulates a confusion matrix and boundary counts over images, one image at a time.
+
+    ``matrix`` is (N+1)x(N+1): row/column N holds ids outside 0..N-1 (counted as errors).
+    """
 
     def __init__(self, num_classes: int, ignore_index: int | None = 255, dilation_ratio: float = 0.02) -> None:
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be at least 1, got {num_classes}")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.dilation_ratio = dilation_ratio
-        self.matrix = np.zeros((num_classes, num_classes), np.int64)
+        self.matrix = np.zeros((num_classes + 1, num_classes + 1), np.int64)
         self.boundary_intersection = np.zeros(num_classes, np.int64)
         self.boundary_union = np.zeros(num_classes, np.int64)
 
     def add(self, pred: np.ndarray, gt: np.ndarray) -> None:
-        """Add one image (pred and gt cropped to their common size first)."""
+        """Add one image: HxW integer pred and gt (cropped to their common size first)."""
         pred, gt = common_crop(pred, gt)
-        self.matrix += confusion(pred, gt, self.num_classes, self.ignore_index)
+        self.matrix += scoring_confusion(pred, gt, self.num_classes, self.ignore_index)
         inter, union = boundary_counts(pred, gt, self.num_classes, self.ignore_index, self.dilation_ratio)
         self.boundary_intersection += inter
         self.boundary_union += union
 
     def scores(self) -> Scores:
-        """mIoU over classes with a non-empty union, pixel accuracy, boundary mIoU (percent)."""
+        """mIoU over classes with a non-empty union, pixel accuracy, boundary mIoU (percent).
+
+        IoU_c = |gt = c and pred = c| / |gt = c or pred = c| over non-ignore pixels; pAcc = share of
+        non-ignore pixels whose prediction equals an in-range gt id.
+        """
         matrix = self.matrix.astype(np.float64)
-        tp = np.diag(matrix)
-        union = matrix.sum(0) + matrix.sum(1) - tp
+        classes = self.num_classes
+        tp = np.diag(matrix)[:classes]
+        union = matrix.sum(0)[:classes] + matrix.sum(1)[:classes] - tp
         present = union > 0
         iou = np.where(present, tp / np.maximum(union, 1), np.nan)
         b_present = self.boundary_union > 0

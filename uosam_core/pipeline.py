@@ -78,16 +78,17 @@ class Refiner:
 
     def recompose(self, result: RefineResult) -> RefineResult:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
-        re-voting the existing GRO masks (no decoding). Returns the same result, updated."""
+        re-voting the existing GRO masks (no decoding). Returns the same result, updated; the GRO's
+        vote maps are painted again only when read."""
         config = self.config
         result.lro_labels = compose_lro(result.baseline, result.objects, config.lro)
         labels = result.lro_labels
         if result.gro is not None and len(result.gro.masks):
-            labels, classes, shares, vote_class, vote_share = vote(
-                result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids,
-                min_share=config.gro.min_vote_share, max_fraction=config.gro.max_mask_fraction)
-            result.gro = replace(result.gro, mask_classes=classes, mask_shares=shares, vote_class=vote_class,
-                                 vote_share=vote_share)
+            votes = vote(result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids,
+                         min_share=config.gro.min_vote_share, max_fraction=config.gro.max_mask_fraction)
+            labels = votes.labels
+            result.gro = replace(result.gro, mask_classes=votes.classes, mask_shares=votes.shares,
+                                 mask_painted=votes.painted, vote_class=None, vote_share=None)
         labels = fill_unknown(labels)
         if (labels == UNKNOWN).all():
             labels = result.baseline.copy()

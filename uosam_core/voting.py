@@ -1,44 +1,95 @@
-"""Category voting: every SAM mask takes the majority class of the LRO map under it."""
+"""Category voting: every SAM mask takes the majority class of the LRO map under it.
+
+Masks are read one at a time inside their boxes (compact, docs/decisions/0008); the per-pixel vote
+maps are painted only when asked for (:func:`vote_maps`).
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
+from .masks import MaskStack
 
-def vote(lro_labels: np.ndarray, masks: np.ndarray, *, ignore_ids: tuple[int, ...], min_share: float = 0.0,
-         max_fraction: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Paint masks (M x H x W bool, largest first) with their majority class.
+
+class Votes(NamedTuple):
+    """The outcome of :func:`vote`.
+
+    labels: HxW int32 painted map; classes: (M,) int32 winner per mask (-1: no voters);
+    shares: (M,) float32 winner's share of the voters; painted: (M,) bool whether the mask painted.
+    """
+
+    labels: np.ndarray
+    classes: np.ndarray
+    shares: np.ndarray
+    painted: np.ndarray
+
+
+def as_stack(masks: MaskStack | np.ndarray) -> MaskStack:
+    """A :class:`MaskStack` from a stack or an M x H x W bool array."""
+    return masks if isinstance(masks, MaskStack) else MaskStack.from_dense(np.asarray(masks, bool))
+
+
+def vote(lro_labels: np.ndarray, masks: MaskStack | np.ndarray, *, ignore_ids: tuple[int, ...],
+         min_share: float = 0.0, max_fraction: float = 1.0) -> Votes:
+    """Paint masks (M masks of the HxW image, largest first) with their majority class.
 
     Pixels with a negative label (unknown) or an ignore id do not vote. A mask whose winner holds
     less than ``min_share`` of its voters, or that covers more than ``max_fraction`` of the image,
-    is not painted (its class and share are still reported). Returns (labels, mask_classes,
-    mask_shares, vote_class, vote_share); ``vote_class`` is -1 where no mask painted.
+    is not painted (its class and share are still reported). ``lro_labels`` is not modified.
     """
+    stack = as_stack(masks)
     labels = lro_labels.astype(np.int32).copy()
-    vote_class = np.full(lro_labels.shape, -1, np.int32)
-    vote_share = np.zeros(lro_labels.shape, np.float32)
     voters = (lro_labels >= 0) & ~np.isin(lro_labels, ignore_ids)
-    classes = np.full(len(masks), -1, np.int32)
-    shares = np.zeros(len(masks), np.float32)
-    for index, mask in enumerate(masks):
-        ballots = lro_labels[mask & voters]
+    classes = np.full(len(stack), -1, np.int32)
+    shares = np.zeros(len(stack), np.float32)
+    painted = np.zeros(len(stack), bool)
+    pixels = lro_labels.size
+    for index, mask in enumerate(stack.compacts):
+        if not mask.area:
+            continue
+        window = mask.slices
+        crop = mask.crop()
+        ballots = lro_labels[window][crop & voters[window]]
         if ballots.size == 0:
             continue
         counts = np.bincount(ballots)
         winner = int(np.argmax(counts))
         share = counts[winner] / ballots.size
         classes[index], shares[index] = winner, share
-        if share < min_share or mask.mean() > max_fraction:
+        if share < min_share or mask.area / pixels > max_fraction:
             continue
-        labels[mask] = winner
-        vote_class[mask] = winner
-        vote_share[mask] = share
-    return labels, classes, shares, vote_class, vote_share
+        labels[window][crop] = winner
+        painted[index] = True
+    return Votes(labels, classes, shares, painted)
+
+
+def vote_maps(masks: MaskStack | np.ndarray, classes: np.ndarray, shares: np.ndarray, painted: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(vote_class HxW int32, -1 where no mask painted; vote_share HxW float32) of a :func:`vote`."""
+    stack = as_stack(masks)
+    vote_class = np.full(stack.image_shape, -1, np.int32)
+    vote_share = np.zeros(stack.image_shape, np.float32)
+    for index in np.flatnonzero(painted):
+        mask = stack.compact(int(index))
+        mask.paint(vote_class, classes[index])
+        mask.paint(vote_share, shares[index])
+    return vote_class, vote_share
+
+
+def vote_at(masks: MaskStack, classes: np.ndarray, shares: np.ndarray, painted: np.ndarray, x: int, y: int
+            ) -> tuple[int, float]:
+    """(class, share) of the last painted mask over pixel (x, y), or (-1, 0.0); no HxW map built."""
+    for index in np.flatnonzero(painted)[::-1]:
+        if masks.compact(int(index)).contains(x, y):
+            return int(classes[index]), float(shares[index])
+    return -1, 0.0
 
 
 def fill_unknown(labels: np.ndarray) -> np.ndarray:
-    """Give every negative (unknown) pixel the class of its nearest known pixel."""
+    """Give every negative (unknown) pixel of an HxW int map the class of its nearest known pixel."""
     unknown = labels < 0
     if not unknown.any() or unknown.all():
         return labels

@@ -1,4 +1,10 @@
-"""Known SAM-family checkpoints: where to find them, how to verify them, where they are cached."""
+"""Known SAM-family checkpoints: where to find them, how to verify them, where they are cached.
+
+Every checkpoint file is hashed before it is loaded (:func:`check_file`): a known sha256 names the
+model; a file with a known checkpoint's name or size but another hash is refused as corrupt; any
+other file is "unknown" and loads only if its state dict is a plausible, finite SAM-family one
+(checked in ``engine``), with its sha256 recorded.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .atomic import atomic_path
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, truncated or not the file it claims to be."""
@@ -22,10 +30,11 @@ class CheckpointError(RuntimeError):
 
 @dataclass(frozen=True)
 class KnownCheckpoint:
-    """One official checkpoint: its model type, file name, hash and download sources."""
+    """One official checkpoint: its model type, family, file name, hash and download sources."""
 
     name: str
     model_type: str
+    family: str
     filename: str
     sha256: str
     size_bytes: int | None
@@ -38,6 +47,7 @@ KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {
     "vit_t": KnownCheckpoint(
         name="mobile_sam",
         model_type="vit_t",
+        family="MobileSAM",
         filename="mobile_sam.pt",
         sha256="6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f",
         size_bytes=40_728_226,
@@ -48,6 +58,7 @@ KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {
     "vit_b": KnownCheckpoint(
         name="sam_vit_b",
         model_type="vit_b",
+        family="SAM",
         filename="sam_vit_b_01ec64.pth",
         sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
         size_bytes=375_042_383,
@@ -56,6 +67,7 @@ KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {
     "vit_l": KnownCheckpoint(
         name="sam_vit_l",
         model_type="vit_l",
+        family="SAM",
         filename="sam_vit_l_0b3195.pth",
         sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
         size_bytes=None,
@@ -64,6 +76,7 @@ KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {
     "vit_h": KnownCheckpoint(
         name="sam_vit_h",
         model_type="vit_h",
+        family="SAM",
         filename="sam_vit_h_4b8939.pth",
         sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
         size_bytes=2_564_550_879,
@@ -128,10 +141,8 @@ def identify(path: Path) -> str | None:
 def _install_atomically(source: Path, model_type: str) -> Path:
     verify(source, model_type)
     target = cached_path(model_type)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(target.suffix + ".part")
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
+    with atomic_path(target) as temporary:
+        shutil.copyfile(source, temporary)
     return target
 
 
@@ -192,20 +203,56 @@ def fetch(model_type: str = DEFAULT_MODEL_TYPE, checkpoint: Path | None = None, 
     raise CheckpointError(f"could not fetch {entry.filename}: " + "; ".join(failures))
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """A checkpoint file after hashing: its sha256 and the known model type it is (None: unknown file)."""
+
+    path: Path
+    sha256: str
+    known_type: str | None
+
+
+def check_file(path: Path, model_type: str | None = None) -> CheckedFile:
+    """Hash a checkpoint file and tell what it is; raise CheckpointError for a corrupt copy.
+
+    A known sha256 identifies the model (and must agree with ``model_type`` when one is given). A
+    file that carries a known checkpoint's file name or byte size but another sha256 is a corrupt or
+    altered copy of it and is refused. Anything else is an unknown file (``known_type`` None).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    digest = sha256_of(path)
+    for known_type, entry in KNOWN_CHECKPOINTS.items():
+        if entry.sha256 == digest:
+            if model_type is not None and model_type != known_type:
+                raise CheckpointError(
+                    f"{path}: holds a {known_type} model, not {model_type} (it is the known {entry.name} checkpoint)")
+            return CheckedFile(path, digest, known_type)
+    size = path.stat().st_size
+    for entry in KNOWN_CHECKPOINTS.values():
+        same_name = path.name == entry.filename
+        same_size = entry.size_bytes is not None and size == entry.size_bytes
+        if same_name or same_size:
+            why = "name" if same_name else "size"
+            truncated = " (truncated?)" if entry.size_bytes is not None and size < entry.size_bytes else ""
+            raise CheckpointError(
+                f"{path}: has the {why} of {entry.name} but {size} bytes with sha256 {digest[:12]}..., expected "
+                f"{entry.size_bytes} bytes with {entry.sha256[:12]}...: a corrupt or altered copy{truncated}"
+            )
+    return CheckedFile(path, digest, None)
+
+
 def resolve(model_type: str | None, checkpoint: Path | None) -> tuple[Path, str | None]:
-    """Pick the checkpoint file to load: an explicit path as given, else the (fetched) default.
+    """Pick the checkpoint file to load: an explicit path (hash-checked), else the (fetched) default.
 
     Returns the path and the model type known for it (None when the file is not a known one and
     the type must be inferred from its state dict).
     """
     if checkpoint is not None:
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: checkpoint file not found")
-        if model_type is not None and model_type in KNOWN_CHECKPOINTS:
-            entry = KNOWN_CHECKPOINTS[model_type]
-            if entry.size_bytes is not None and path.stat().st_size == entry.size_bytes:
-                verify(path, model_type)
-        return path, model_type
+        checked = check_file(Path(checkpoint), model_type)
+        return checked.path, checked.known_type or model_type
     model_type = model_type or DEFAULT_MODEL_TYPE
     return fetch(model_type), model_type

@@ -52,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.images) != bool(args.labels):
         print("uosam-gui: give both IMAGES and LABELS folders (or --demo)", file=sys.stderr)
         return 2
+    from .session import writable_problem
+
+    dataset = _dataset(args)
+    problem = writable_problem(dataset[2]) if dataset and not args.session else None
+    if problem:
+        print(f"uosam-gui: {problem}", file=sys.stderr)
+        if args.screenshot:
+            return 1  # nothing to show: no session can be kept in that folder
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -73,16 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         window.notify(f"internal error: {kind.__name__}: {value}", error=True)
 
     sys.excepthook = report_uncaught
-    window.show()
-    controller.load_model()
-    dataset = _dataset(args)
-    if args.session:
-        window.open_session_file(args.session)
-    elif dataset:
-        window.open_dataset(*dataset, classes_file=args.classes, label_encoding=args.label_encoding)
-    if args.screenshot:
-        return _screenshot(app, window, args.screenshot, args.timeout, QTimer)
-    return app.exec()
+    try:
+        window.show()
+        controller.load_model()
+        opened = True
+        if args.session:
+            opened = window.open_session_file(args.session)
+        elif dataset:
+            # an unwritable output folder is refused by Session.open: the window says so (and may offer
+            # another folder) instead of the app aborting
+            opened = window.open_dataset(*dataset, classes_file=args.classes, label_encoding=args.label_encoding)
+        if args.screenshot:
+            if not opened:
+                print(f"uosam-gui: {window.messages[-1] if window.messages else 'nothing opened'}",
+                      file=sys.stderr)
+                window.close()
+                return 1
+            return _screenshot(app, window, args.screenshot, args.timeout, QTimer)
+        return app.exec()
+    finally:
+        controller.shutdown()  # never leave the worker threads running (Qt aborts on that)
 
 
 def _screenshot(app, window, target: Path, timeout: float, timer_class) -> int:

@@ -1,5 +1,6 @@
-"""The image view: image, label overlay, heatmap with colour bar, outlines, editable prompts, and
-the brush / eraser / fill tools. Knows nothing of documents: it shows arrays and emits edits.
+"""The image view: photo, label overlay, heatmap with colour bar, outlines, the selected object,
+editable prompts, and the tools (prompt clicks, brush / eraser strokes, fill). Knows nothing of
+documents: it shows layers (see :mod:`uosam_gui.layers`) and emits what the user did.
 
 Axis order is row-major everywhere (arrays are HxW, points are (x, y) pixels, y down).
 """
@@ -9,19 +10,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
 from uosam_core.result import Box, ObjectPrompts
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+from .layers import Layer
+from .prompt_items import PromptBox, point_item, prompts_of, step2_item
+from .review_state import Tool
 
-TOOLS = ("prompt", "brush", "eraser", "fill")
-POSITIVE_COLOR = QColor(40, 230, 70)
-NEGATIVE_COLOR = QColor(240, 40, 40)
-BOX_COLOR = QColor(255, 210, 0)
-STEP2_COLOR = QColor(0, 220, 255)
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+REMOVE_RADIUS_PX = 12  # Ctrl+click removes the nearest point within this many screen pixels
 
 
 class CanvasViewBox(pg.ViewBox):
@@ -38,7 +38,7 @@ class CanvasViewBox(pg.ViewBox):
             super().mouseClickEvent(event)
 
     def mouseDragEvent(self, event, axis=None) -> None:  # noqa: N802 - Qt naming
-        if self.canvas.tool in ("brush", "eraser") and event.button() == Qt.MouseButton.LeftButton:
+        if self.canvas.tool.paints and event.button() == Qt.MouseButton.LeftButton:
             event.accept()
             point = self.mapSceneToView(event.scenePos())
             if event.isStart():
@@ -52,11 +52,13 @@ class CanvasViewBox(pg.ViewBox):
 
 
 class LabelCanvas(pg.GraphicsLayoutWidget):
-    """Image + overlays + prompts; emits prompt edits, strokes, fills and the hovered pixel."""
+    """Photo + layers + prompts; emits prompt edits, strokes, fills, picks and the hovered pixel."""
 
     promptsEdited = Signal(object)  # ObjectPrompts
-    strokeFinished = Signal(object, str)  # HxW bool mask, tool ("brush" or "eraser")
+    strokeFinished = Signal(object, object)  # HxW bool mask, Tool (BRUSH or ERASER)
     fillRequested = Signal(int, int)  # x, y
+    objectPicked = Signal(int, int)  # x, y: prompt tool, nothing selected
+    emptyClicked = Signal()  # a click beside the image
     hovered = Signal(int, int)  # x, y (-1, -1 outside the image)
 
     def __init__(self, parent=None) -> None:
@@ -64,14 +66,10 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         self.setBackground("#202020")
         self.view = CanvasViewBox(self)
         self.addItem(self.view, row=0, col=0)
-        self.image_item = pg.ImageItem()
-        self.overlay_item = pg.ImageItem()
-        self.heatmap_item = pg.ImageItem()
-        self.outline_item = pg.ImageItem()
-        self.selection_item = pg.ImageItem()
-        self.stroke_item = pg.ImageItem()
+        self.image_item, self.overlay_item, self.heatmap_item, self.outline_item, self.selection_item = (
+            pg.ImageItem() for _ in range(5))
         for z, item in enumerate((self.image_item, self.overlay_item, self.heatmap_item, self.outline_item,
-                                  self.selection_item, self.stroke_item)):
+                                  self.selection_item)):
             item.setZValue(z)
             self.view.addItem(item)
         self.heatmap_item.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
@@ -81,23 +79,38 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         self.addItem(self.colorbar, row=0, col=1)
         self.colorbar.setVisible(False)
         self.heatmap_item.setOpacity(0.65)
-        self.tool = "prompt"
-        self.brush_radius = 6
+        self.stroke_item = QGraphicsPathItem()
+        self.stroke_item.setZValue(40)
+        self.brush_item = QGraphicsEllipseItem()
+        pen = QPen(QColor(255, 255, 255), 0)
+        pen.setCosmetic(True)
+        self.brush_item.setPen(pen)
+        self.brush_item.setZValue(41)
+        for item in (self.stroke_item, self.brush_item):
+            item.setVisible(False)
+            self.view.addItem(item)
+        self.shown_layers: dict[pg.ImageItem, Layer | None] = {}  # what each layer item shows
+        self.tool = Tool.PROMPT
+        self.brush_radius = 8  # screen pixels
         self.prompts: ObjectPrompts | None = None
         self.point_items: list[tuple[pg.TargetItem, bool]] = []
-        self.box_item: pg.RectROI | None = None
-        self.step2_item: QGraphicsRectItem | None = None
+        self.box_item: PromptBox | None = None
+        self.step2_item = None
         self.image_shape: tuple[int, int] | None = None
-        self._stroke: np.ndarray | None = None
-        self._last_point: tuple[int, int] | None = None
+        self._stroke: list[tuple[int, int]] = []
+        self._stroke_radius = 1
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ---------------------------------------------------------------- layers
-    def set_image(self, image: np.ndarray) -> None:
-        """Show an HxWx3 uint8 image and fit it when its size changed."""
-        resized = self.image_shape != image.shape[:2]
-        self.image_shape = image.shape[:2]
-        self.image_item.setImage(image, levels=(0, 255))
+    def set_image(self, photo: Layer | None, shape: tuple[int, int] | None = None) -> None:
+        """Show a photo layer (HxWx3 uint8, maybe sampled for display; None: nothing) of an image of
+        ``shape`` (H, W full-resolution pixels) and fit it when the size changed."""
+        self._show(self.image_item, photo, levels=(0, 255))
+        if photo is None or shape is None:
+            self.image_shape = None
+            return
+        resized = self.image_shape != shape
+        self.image_shape = shape
         if resized:
             self.fit()
 
@@ -106,34 +119,36 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         if self.image_shape:
             self.view.setRange(xRange=(0, self.image_shape[1]), yRange=(0, self.image_shape[0]), padding=0.02)
 
-    def set_overlay(self, rgba: np.ndarray | None, opacity: float) -> None:
-        """Show a label overlay (HxWx4 uint8) at ``opacity`` (0..1), or hide it."""
-        self.overlay_item.setVisible(rgba is not None)
-        if rgba is not None:
-            self.overlay_item.setImage(rgba, levels=(0, 255))
-            self.overlay_item.setOpacity(opacity)
+    def _show(self, item: pg.ImageItem, layer: Layer | None, **image_options) -> None:
+        self.shown_layers[item] = layer
+        item.setVisible(layer is not None)
+        if layer is not None:
+            item.setImage(layer.data, **image_options)
+            item.setRect(QRectF(*layer.rect))
 
-    def set_heatmap(self, values: np.ndarray | None, levels: tuple[float, float] = (0.0, 1.0),
-                    label: str = "") -> None:
+    def set_overlay(self, layer: Layer | None) -> None:
+        """Show a label overlay (RGBA layer), or hide it."""
+        self._show(self.overlay_item, layer, levels=(0, 255))
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        """Overlay opacity 0..1 (no colours are recomputed)."""
+        self.overlay_item.setOpacity(opacity)
+
+    def set_heatmap(self, layer: Layer | None, levels: tuple[float, float] = (0.0, 1.0), label: str = "") -> None:
         """Show a float map with the colour bar (LCM, vote share), or hide both."""
-        self.heatmap_item.setVisible(values is not None)
-        self.colorbar.setVisible(values is not None)
-        if values is not None:
-            self.heatmap_item.setImage(values.astype(np.float32), levels=levels)
+        self._show(self.heatmap_item, layer, levels=levels)
+        self.colorbar.setVisible(layer is not None)
+        if layer is not None:
             self.colorbar.setLevels(levels)
             self.colorbar.setLabel("left", label)
 
-    def set_outline(self, rgba: np.ndarray | None) -> None:
-        """Show outlines (HxWx4 uint8), e.g. the GRO masks' edges, or hide them."""
-        self.outline_item.setVisible(rgba is not None)
-        if rgba is not None:
-            self.outline_item.setImage(rgba, levels=(0, 255))
+    def set_outline(self, layer: Layer | None) -> None:
+        """Show outlines (RGBA layer), e.g. the GRO masks' edges, or hide them."""
+        self._show(self.outline_item, layer, levels=(0, 255))
 
-    def set_selection(self, rgba: np.ndarray | None) -> None:
+    def set_selection(self, layer: Layer | None) -> None:
         """Show the selected object's mask / outline layer, or hide it."""
-        self.selection_item.setVisible(rgba is not None)
-        if rgba is not None:
-            self.selection_item.setImage(rgba, levels=(0, 255))
+        self._show(self.selection_item, layer, levels=(0, 255))
 
     # ---------------------------------------------------------------- prompts
     def clear_prompts(self) -> None:
@@ -141,10 +156,10 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         for item, _ in self.point_items:
             self.view.removeItem(item)
         self.point_items = []
-        for item in (self.box_item, self.step2_item):
-            if item is not None:
-                self.view.removeItem(item)
-        self.box_item = self.step2_item = None
+        if self.box_item is not None:
+            self.view.removeItem(self.box_item)
+        self.box_item = None
+        self.set_step2_box(None)
         self.prompts = None
 
     def show_prompts(self, prompts: ObjectPrompts | None, step2_box: Box | None = None) -> None:
@@ -158,13 +173,12 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         for point in prompts.negative:
             self._add_point_item(point, positive=False)
         if prompts.box is not None:
-            x0, y0, x1, y1 = prompts.box
-            self.box_item = pg.RectROI((x0, y0), (max(x1 - x0, 1), max(y1 - y0, 1)), pen=pg.mkPen(BOX_COLOR, width=2),
-                                       removable=False, rotatable=False)
+            self.box_item = PromptBox(prompts.box)
             self.box_item.setZValue(20)
             self.box_item.sigRegionChangeFinished.connect(self._emit_prompts)
             self.view.addItem(self.box_item)
         self.set_step2_box(step2_box)
+        self.set_tool(self.tool)
 
     def set_step2_box(self, step2_box: Box | None) -> None:
         """Show (or hide) the fixed step-2 box without touching the editable prompts."""
@@ -172,38 +186,20 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
             self.view.removeItem(self.step2_item)
             self.step2_item = None
         if step2_box is not None:
-            x0, y0, x1, y1 = step2_box
-            self.step2_item = QGraphicsRectItem(x0, y0, x1 - x0, y1 - y0)
-            pen = QPen(STEP2_COLOR, 0)
-            pen.setStyle(Qt.PenStyle.DashLine)
-            pen.setCosmetic(True)
-            pen.setWidth(2)
-            self.step2_item.setPen(pen)
-            self.step2_item.setZValue(19)
+            self.step2_item = step2_item(step2_box)
             self.view.addItem(self.step2_item)
 
     def _add_point_item(self, point: tuple[float, float], positive: bool) -> pg.TargetItem:
-        color = POSITIVE_COLOR if positive else NEGATIVE_COLOR
-        item = pg.TargetItem(pos=point, size=15, symbol="o" if positive else "x", pen=pg.mkPen("k", width=1),
-                             brush=pg.mkBrush(color), movable=True)
-        item.setZValue(30)
+        item = point_item(point, positive)
         item.sigPositionChangeFinished.connect(self._emit_prompts)
+        item.setEnabled(self.tool == Tool.PROMPT)
         self.view.addItem(item)
         self.point_items.append((item, positive))
         return item
 
     def current_prompts(self) -> ObjectPrompts | None:
         """The prompts as the items now show them."""
-        if self.prompts is None:
-            return None
-        positive = [(float(item.pos().x()), float(item.pos().y())) for item, pos in self.point_items if pos]
-        negative = [(float(item.pos().x()), float(item.pos().y())) for item, pos in self.point_items if not pos]
-        box = None
-        if self.box_item is not None:
-            x0, y0 = self.box_item.pos()
-            width, height = self.box_item.size()
-            box = (float(x0), float(y0), float(x0 + width), float(y0 + height))
-        return ObjectPrompts(positive=positive, negative=negative, box=box)
+        return None if self.prompts is None else prompts_of(self.point_items, self.box_item)
 
     def _emit_prompts(self, *_) -> None:
         prompts = self.current_prompts()
@@ -211,32 +207,61 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
             self.prompts = prompts
             self.promptsEdited.emit(prompts)
 
+    # ---------------------------------------------------------------- tools
+    def set_tool(self, tool: Tool) -> None:
+        """Pick the tool; only the prompt tool can move prompts (the others work through them)."""
+        self.tool = tool
+        editable = tool == Tool.PROMPT
+        for item, _ in self.point_items:
+            item.setEnabled(editable)
+        if self.box_item is not None:
+            self.box_item.setEnabled(editable)
+            for handle in self.box_item.getHandles():
+                handle.setEnabled(editable)
+        if not tool.paints:
+            self.brush_item.setVisible(False)
+
+    def screen_to_image(self, pixels: float) -> float:
+        """A length in screen pixels as image pixels at the current zoom."""
+        return pixels * float(self.view.viewPixelSize()[0] or 1.0)
+
     def handle_click(self, point: QPointF, button, modifiers) -> bool:
-        """Prompt tool: left click adds a positive point, right click a negative one, Ctrl+click removes
-        the nearest point; fill tool: fills the clicked region. Returns whether the click was used."""
+        """Route a click to the tool; returns whether it was used."""
         x, y = point.x(), point.y()
+        left = button == Qt.MouseButton.LeftButton
         if not self._inside(x, y):
+            if left and self.image_shape is not None:
+                self.emptyClicked.emit()
+                return True
             return False
-        if self.tool == "fill" and button == Qt.MouseButton.LeftButton:
-            self.fillRequested.emit(int(x), int(y))
-            return True
-        if self.tool != "prompt" or self.prompts is None:
-            return False
+        if self.tool == Tool.FILL:
+            if left:
+                self.fillRequested.emit(int(x), int(y))
+            return left
+        if self.tool.paints:
+            if left:
+                self.begin_stroke(point)
+                self.end_stroke()
+            return left
+        if self.prompts is None:
+            if left:
+                self.objectPicked.emit(int(x), int(y))
+            return left
         if modifiers & Qt.KeyboardModifier.ControlModifier:
             return self.remove_nearest_point(x, y)
         if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            self._add_point_item((x, y), positive=button == Qt.MouseButton.LeftButton)
+            self._add_point_item((x, y), positive=left)
             self._emit_prompts()
             return True
         return False
 
-    def remove_nearest_point(self, x: float, y: float, radius: float = 12.0) -> bool:
-        """Remove the prompt point nearest to (x, y) within ``radius`` screen-independent pixels."""
+    def remove_nearest_point(self, x: float, y: float) -> bool:
+        """Remove the prompt point nearest to (x, y) within ``REMOVE_RADIUS_PX`` screen pixels."""
         if not self.point_items:
             return False
         distances = [np.hypot(item.pos().x() - x, item.pos().y() - y) for item, _ in self.point_items]
         nearest = int(np.argmin(distances))
-        if distances[nearest] > radius:
+        if distances[nearest] > max(self.screen_to_image(REMOVE_RADIUS_PX), 1.0):
             return False
         item, _ = self.point_items.pop(nearest)
         self.view.removeItem(item)
@@ -248,39 +273,60 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         return self.image_shape is not None and 0 <= x < self.image_shape[1] and 0 <= y < self.image_shape[0]
 
     def begin_stroke(self, point: QPointF) -> None:
-        """Start a brush/eraser stroke at a view point."""
+        """Start a brush/eraser stroke at a view point (radius from the screen-pixel brush size)."""
         if self.image_shape is None:
             return
-        self._stroke = np.zeros(self.image_shape, np.uint8)
-        self._last_point = None
+        self._stroke = []
+        self._stroke_radius = max(0, int(round(self.screen_to_image(self.brush_radius))))
         self.extend_stroke(point)
 
     def extend_stroke(self, point: QPointF) -> None:
-        """Add a segment to the stroke and preview it."""
-        if self._stroke is None:
+        """Add a segment to the stroke and preview it as a vector path (nothing is rasterised yet)."""
+        if self.image_shape is None:
             return
-        current = (int(round(point.x())), int(round(point.y())))
-        cv2.line(self._stroke, self._last_point or current, current, 1, thickness=2 * self.brush_radius + 1)
-        self._last_point = current
-        preview = np.zeros((*self.image_shape, 4), np.uint8)
-        preview[self._stroke > 0] = (255, 255, 255, 110)
-        self.stroke_item.setImage(preview, levels=(0, 255))
+        self._stroke.append((int(round(point.x())), int(round(point.y()))))
+        path = QPainterPath(QPointF(*self._stroke[0]))
+        for x, y in self._stroke[1:]:
+            path.lineTo(x, y)
+        if len(self._stroke) == 1:
+            path.lineTo(self._stroke[0][0] + 0.01, self._stroke[0][1])
+        pen = QPen(QColor(255, 255, 255, 110), 2 * self._stroke_radius + 1)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        self.stroke_item.setPen(pen)
+        self.stroke_item.setPath(path)
         self.stroke_item.setVisible(True)
 
     def end_stroke(self) -> None:
-        """Finish the stroke and emit its mask."""
-        if self._stroke is None:
-            return
-        mask = self._stroke.astype(bool)
-        self._stroke = None
+        """Finish the stroke: rasterise it once at full resolution and emit its mask."""
+        points, self._stroke = self._stroke, []
         self.stroke_item.setVisible(False)
-        if mask.any():
+        if not points or self.image_shape is None:
+            return
+        # rasterise inside the stroke's bounding box only, then place it in a full-size mask
+        height, width = self.image_shape
+        radius = self._stroke_radius + 1
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        x0, y0 = max(0, min(xs) - radius), max(0, min(ys) - radius)
+        x1, y1 = min(width, max(xs) + radius + 1), min(height, max(ys) + radius + 1)
+        if x0 >= x1 or y0 >= y1:
+            return
+        window = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        for (ax, ay), (bx, by) in zip(points, points[1:] or points):
+            cv2.line(window, (ax - x0, ay - y0), (bx - x0, by - y0), 1, thickness=2 * self._stroke_radius + 1)
+        if window.any():
+            mask = np.zeros(self.image_shape, bool)
+            mask[y0:y1, x0:x1] = window.view(bool)
             self.strokeFinished.emit(mask, self.tool)
 
     # ---------------------------------------------------------------- hover
     def _on_mouse_moved(self, scene_pos) -> None:
         point = self.view.mapSceneToView(scene_pos)
-        if self._inside(point.x(), point.y()):
-            self.hovered.emit(int(point.x()), int(point.y()))
-        else:
-            self.hovered.emit(-1, -1)
+        inside = self._inside(point.x(), point.y())
+        if self.tool.paints and inside:
+            radius = self.screen_to_image(self.brush_radius)
+            self.brush_item.setRect(QRectF(point.x() - radius, point.y() - radius, 2 * radius, 2 * radius))
+        self.brush_item.setVisible(self.tool.paints and inside)
+        if self._stroke:
+            return
+        self.hovered.emit(*((int(point.x()), int(point.y())) if inside else (-1, -1)))

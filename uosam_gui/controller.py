@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -30,7 +31,7 @@ class RefineController(QObject):
     exportFinished = Signal(object, str)
 
     _refine = Signal(int, str, object)
-    _redecode = Signal(int, str, int, object, object, object)
+    _redecode = Signal(int, str, int, object, object, object, object)
     _export = Signal(int, object, object, str, object)
     _load = Signal()
 
@@ -52,6 +53,9 @@ class RefineController(QObject):
         self._cancelled: set[int] = set()
         self.wanted_key: str | None = None
         self._redecode_tokens: dict[tuple[str, int], int] = {}
+        self._redecode_revisions: dict[int, int] = {}  # redecode token -> document revision when asked
+        self._replacing: set[int] = set()  # refine tokens whose document replaces the cached one (rerun)
+        self.pinned: set[str] = set()  # keys whose documents hold edits not yet written: never evicted
         self.last_redecode_seconds = 0.0
 
     def _start_worker(self, name: str) -> RefineWorker:
@@ -102,15 +106,19 @@ class RefineController(QObject):
             self._start(key, session)
 
     def rerun(self, key: str, session: Session) -> None:
-        """Drop the cached document of ``key`` and refine it again."""
-        self.documents.pop(key, None)
-        self.show(key, session)
+        """Refine ``key`` again; its cached document stays until the new one arrives (and stays for
+        good when the run is cancelled)."""
+        self.wanted_key = key
+        for token in list(self.in_flight):
+            self._cancel(token)
+        self._replacing.add(self._start(key, session))
 
-    def _start(self, key: str, session: Session) -> None:
+    def _start(self, key: str, session: Session) -> int:
         token = next(self._tokens)
         self.in_flight[token] = key
         self.busyChanged.emit(True)
         self._refine.emit(token, key, copy.deepcopy(session))
+        return token
 
     def _cancel(self, token: int) -> None:
         self._cancelled.add(token)
@@ -121,6 +129,12 @@ class RefineController(QObject):
         for token in list(self.in_flight):
             self._cancel(token)
 
+    def cancel_key(self, key: str) -> None:
+        """Stop the refinements of one image (a look-ahead of another image goes on)."""
+        for token, other in list(self.in_flight.items()):
+            if other == key:
+                self._cancel(token)
+
     def redecode(self, document: ImageDocument, index: int, prompts: ObjectPrompts) -> None:
         """Decode one object again; a newer request for the same object supersedes an older one."""
         token = next(self._tokens)
@@ -128,7 +142,9 @@ class RefineController(QObject):
         if superseded is not None:
             self.interactive_worker.cancel(superseded)
         self._redecode_tokens[(document.key, index)] = token
-        self._redecode.emit(token, document.key, index, document.objects[index], prompts, document.image)
+        self._redecode_revisions[token] = document.revision
+        self._redecode.emit(token, document.key, index, document.objects[index], prompts, document.image,
+                            shadow_of(document))
 
     def export(self, session: Session, target: Path, unreviewed: str) -> int:
         """Start an export; returns its token (for :meth:`cancel_export`)."""
@@ -152,19 +168,19 @@ class RefineController(QObject):
     def _finish(self, token: int) -> None:
         self.in_flight.pop(token, None)
         self._cancelled.discard(token)
+        self._replacing.discard(token)
         if not self.in_flight:
             self.busyChanged.emit(False)
 
     def _on_document(self, token: int, key: str, document: ImageDocument) -> None:
+        replacing = token in self._replacing and token not in self._cancelled
         self._finish(token)
-        if key in self.documents:  # a fresher copy already arrived (or was edited): keep that one
+        if key in self.documents and not replacing:  # a fresher copy already arrived (or was edited)
             return
         self.documents[key] = document
-        while len(self.documents) > self.cache_size:
-            oldest = next(iter(self.documents))
-            if oldest == self.wanted_key:
-                self.documents.move_to_end(oldest)
-                continue
+        self.documents.move_to_end(key)
+        keep = {self.wanted_key, *self.pinned}
+        for oldest in [k for k in self.documents if k not in keep][:max(0, len(self.documents) - self.cache_size)]:
             self.documents.pop(oldest)
         self.documentReady.emit(key, document)
 
@@ -188,13 +204,42 @@ class RefineController(QObject):
                 return pair
         return None
 
-    def _on_redecoded(self, token: int, key: str, index: int, new_object, seconds: float) -> None:
+    def _on_redecoded(self, token: int, key: str, index: int, new_object, seconds: float, shadow) -> None:
+        revision = self._redecode_revisions.pop(token, None)
         if self._redecode_tokens.get((key, index)) != token:
             return  # superseded by a newer edit of the same object
         del self._redecode_tokens[(key, index)]
         document = self.documents.get(key)
         if document is None:
             return
-        document.apply_redecoded(index, new_object)
+        if shadow is not None and revision == document.revision:
+            apply_composed(document, index, new_object, shadow)
+        else:  # the document changed meanwhile: compose here
+            document.apply_redecoded(index, new_object)
         self.last_redecode_seconds = seconds
         self.redecoded.emit(key, index, seconds)
+
+
+def shadow_of(document: ImageDocument) -> ImageDocument:
+    """A shallow copy of ``document`` for the worker: it shares the (read-only) arrays but has its own
+    object list and history, so applying a change to it composes new labels and leaves ``document`` alone."""
+    shadow = copy.copy(document)
+    shadow.result = replace(document.result, objects=list(document.objects))
+    shadow.undo_stack, shadow.redo_stack = [], []
+    return shadow
+
+
+def apply_composed(document: ImageDocument, index: int, new_object, shadow: ImageDocument) -> None:
+    """Apply a re-decoded object with the composition the worker already made on ``shadow`` (the same
+    change on the same revision), so the GUI thread does not compose a large image again."""
+    composed = shadow.result
+
+    def take_composed() -> None:
+        result = document.result
+        result.lro_labels, result.gro, result.labels = composed.lro_labels, composed.gro, composed.labels
+
+    document.recompose = take_composed  # the one composition of this change, made in the worker
+    try:
+        document.apply_redecoded(index, new_object)
+    finally:
+        del document.recompose

@@ -4,6 +4,12 @@ Qt-free. The document never decodes: a re-decoded object comes in from the worke
 :class:`ObjectResult` (``apply_redecoded``); everything else (decisions, class changes, brush,
 eraser, fill, undo) is cheap and runs where it is called. Final labels = the core's recomposed
 labels with the pixel edits on top.
+
+Class changes: an object's class applies to whatever pixels the object contributes. A used object
+(accepted, or auto-accepted) contributes its refined mask, which the core paints with its class. An
+object that keeps its baseline (rejected, or auto-rejected) contributes its baseline pixels that no
+used object claims; :meth:`ImageDocument.recompose` gives those the new class, before the GRO vote,
+so overlay, legend, saved PNG and export log all agree.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class ImageDocument:
         self.redo_stack: list[Change] = []
         self.revision = 0  # bumped on every change
         self.pixel_revision = 0  # bumped on every pixel change (the session rewrites edits only then)
+        self.edits_on_disk: tuple[str, int] | None = None  # (edits file, pixel revision) known to be on disk
+        self.notices: list[str] = []  # lines for the user from restoring the document (e.g. edits set aside)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -85,6 +93,25 @@ class ImageDocument:
         return bool((self.pixel_edits != NO_EDIT).any()) or any(
             _changed(obj, original) for obj, original in zip(self.objects, self.original_classes))
 
+    def recompose(self) -> None:
+        """Rebuild the LRO map and final labels from the objects (the core's composition and vote).
+
+        A baseline-kept object whose class the user changed repaints its own baseline pixels first: the
+        core composes over a copy of the baseline in which those pixels carry the new class, so used
+        objects still claim what they cover (``result.baseline`` itself is never modified).
+        """
+        result = self.result
+        relabelled = [obj for obj, original in zip(result.objects, self.original_classes)
+                      if not obj.uses_refined and obj.class_id != original]
+        if not relabelled:
+            self.refiner.recompose(result)
+            return
+        effective = result.baseline.copy()
+        for obj in relabelled:
+            obj.baseline.paint(effective, obj.class_id)  # inside the object's box only
+        composed = self.refiner.recompose(replace(result, baseline=effective))
+        result.lro_labels, result.gro, result.labels = composed.lro_labels, composed.gro, composed.labels
+
     # ------------------------------------------------------------------ object changes
     def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:
         before = tuple(self.objects)
@@ -100,7 +127,8 @@ class ImageDocument:
             self._change_objects(f"{decision} object {index}", index, replace(self.objects[index], decision=decision))
 
     def set_class(self, index: int, class_id: int) -> None:
-        """Give an object another class (its mask is painted with it)."""
+        """Give an object another class: the pixels it contributes take it (its refined mask when used,
+        else its baseline pixels that no used object claims; see :meth:`recompose`)."""
         if self.objects[index].class_id != class_id:
             self._change_objects(f"class of object {index} -> {class_id}", index,
                                  replace(self.objects[index], class_id=int(class_id)))
@@ -149,7 +177,7 @@ class ImageDocument:
     def _set(self, change: Change, *, forward: bool) -> None:
         if isinstance(change, ObjectsChange):
             self.result.objects = list(change.after if forward else change.before)
-            self.refiner.recompose(self.result)
+            self.recompose()
         else:
             self.pixel_edits[change.rows, change.cols] = change.after if forward else change.before
             self.pixel_revision += 1

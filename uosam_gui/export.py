@@ -11,16 +11,27 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from pathlib import Path
 
-from uosam_core.image_io import InputError, read_labels, save_json_atomically, write_labels
+from uosam_core.image_io import InputError, read_labels
 from uosam_core.pipeline import Refiner
 
 from .document import NO_EDIT, ImageDocument, prompts_to_dict
-from .session import Session
+from .output_files import SaveError, writable_problem, write_label_file, write_text_file
+from .session import ImageRecord, ImageState, Session
 
 LOG_NAME = "uosam-export-log.json"
 UNREVIEWED_CHOICES = ("refined", "baseline")
+
+
+class LabelSource(StrEnum):
+    """Where an exported image's labels came from (the log's "source")."""
+
+    EDITED = "edited"  # the user's changes (still in effect)
+    REVIEWED = "reviewed"  # saved by the user without changes: the refinement
+    REFINED = "refined (not reviewed)"
+    BASELINE = "baseline (not reviewed)"
 
 
 def _object_log(document: ImageDocument) -> list[dict]:
@@ -33,21 +44,38 @@ def _object_log(document: ImageDocument) -> list[dict]:
     } for obj, original in zip(document.objects, document.original_classes)]
 
 
+def _source(record: ImageRecord, document: ImageDocument | None, unreviewed: str) -> LabelSource:
+    """Where an image's exported labels come from: a change still in effect makes it "edited" (undone
+    changes do not count), a save without changes "reviewed", else the user's choice for the rest."""
+    if document is not None:
+        edited = document.is_edited
+    else:
+        edited = record.state == ImageState.EDITED and bool(record.objects or record.pixel_edits)
+    if edited:
+        return LabelSource.EDITED
+    if record.state == ImageState.REVIEWED or (record.saved and record.state == ImageState.EDITED):
+        return LabelSource.REVIEWED
+    return LabelSource.REFINED if unreviewed == "refined" else LabelSource.BASELINE
+
+
 def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewed: str = "refined",
                   documents: Mapping[str, ImageDocument] | None = None,
                   progress: Callable[[int, int, str], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> dict:
     """Write every image's final labels to ``target`` (same relative names, input formats) and the log.
 
-    ``unreviewed`` says what an image the user never opened gets: "refined" or "baseline".
-    Returns the log (also written to ``target/uosam-export-log.json``).
+    ``unreviewed`` says what an image without changes in effect and never saved gets: "refined" or
+    "baseline". Returns the log (also written to ``target/uosam-export-log.json``). A bad input image
+    is skipped and listed; a file that cannot be written stops the export with a SaveError (one line).
     """
     if unreviewed not in UNREVIEWED_CHOICES:
         raise ValueError(f"unreviewed must be one of {UNREVIEWED_CHOICES}, got {unreviewed!r}")
     target = Path(target)
     if target.resolve() in (session.images.resolve(), session.labels.resolve()):
         raise InputError(f"{target}: export folder must differ from the input folders")
-    target.mkdir(parents=True, exist_ok=True)
+    problem = writable_problem(target)
+    if problem:
+        raise SaveError(problem)
     documents = documents or {}
     entries, skipped = [], []
     keys = session.keys()
@@ -62,21 +90,22 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
             if record.image is None or record.label is None:
                 raise InputError(f"{record.image or record.label}: {record.error}")
             document = documents.get(key)
-            touched = record.objects or record.pixel_edits or record.state in ("reviewed", "edited")
-            if document is None and (touched or unreviewed == "refined"):
-                document = session.open_document(key, refiner)
-            if document is not None:
-                write_labels(target / f"{key}.png", document.labels, document.label_format)
-                source = record.state if record.state in ("reviewed", "edited") else "refined (not reviewed)"
-                changed = float((document.labels != document.result.baseline).mean())
-                entries.append({"key": key, "source": source, "objects": _object_log(document),
-                                "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
-                                "changed_fraction": round(changed, 5)})
-            else:
+            source = _source(record, document, unreviewed)
+            if source == LabelSource.BASELINE:
                 baseline, label_format = read_labels(record.label, encoding=session.label_encoding)
-                write_labels(target / f"{key}.png", baseline, label_format)
-                entries.append({"key": key, "source": "baseline (not reviewed)", "objects": [], "pixel_edits": 0,
+                write_label_file(target / f"{key}.png", baseline, label_format)
+                entries.append({"key": key, "source": source, "objects": [], "pixel_edits": 0,
                                 "changed_fraction": 0.0})
+                continue
+            if document is None:
+                document = session.open_document(key, refiner)
+            write_label_file(target / f"{key}.png", document.labels, document.label_format)
+            changed = float((document.labels != document.result.baseline).mean())
+            entries.append({"key": key, "source": source, "objects": _object_log(document),
+                            "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
+                            "changed_fraction": round(changed, 5)})
+        except SaveError:
+            raise  # the target cannot be written: every further image would fail the same way
         except Exception as problem:  # noqa: BLE001 - one bad image must not stop the export
             skipped.append({"key": key, "problem": str(problem) if isinstance(problem, InputError) else repr(problem)})
     if progress:
@@ -85,5 +114,5 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
            "images": str(session.images), "labels": str(session.labels), "session": str(session.path),
            "model": refiner.engine.model_id, "config": refiner.config.to_dict(), "unreviewed": unreviewed,
            "complete": len(entries) + len(skipped) == len(keys), "entries": entries, "skipped": skipped}
-    save_json_atomically(target / LOG_NAME, json.dumps(log, indent=1))
+    write_text_file(target / LOG_NAME, json.dumps(log, indent=1))
     return log

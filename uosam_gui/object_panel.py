@@ -116,13 +116,21 @@ class ObjectPanel(QWidget):
         if 0 <= index < self.table.rowCount():
             self.table.selectRow(index)
 
+    def show_selection(self, index: int) -> None:
+        """Select row ``index`` (-1: none) without emitting objectSelected."""
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        if 0 <= index < self.table.rowCount():
+            self.table.selectRow(index)
+        self.table.blockSignals(False)
+        self._sync_controls()
+
     def _sync_controls(self) -> None:
         index = self.selected_index()
         for widget in (self.accept_button, self.reject_button, self.auto_button, self.class_combo):
             widget.setEnabled(index >= 0)
-        if index >= 0:
-            position = self.class_combo.findData(self.objects[index].class_id)
-            self.class_combo.setCurrentIndex(position)
+        # no selection: the class box shows no class (not the last selected object's)
+        self.class_combo.setCurrentIndex(self.class_combo.findData(self.objects[index].class_id) if index >= 0 else -1)
 
     def _on_selection(self) -> None:
         self._sync_controls()
@@ -143,14 +151,11 @@ class ObjectPanel(QWidget):
 class Legend(QListWidget):
     """Colour swatches and names of the classes present in the shown labels."""
 
-    def show_classes(self, classes: ClassTable, labels: np.ndarray) -> None:
-        """List the classes of ``labels`` (largest first) with their share of the image."""
+    def show_classes(self, classes: ClassTable, shares: list[tuple[int, float]]) -> None:
+        """List (class id, share of the image) pairs, in the given order."""
         self.clear()
-        ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-        for class_id, count in sorted(zip(ids.tolist(), counts.tolist()), key=lambda pair: -pair[1]):
-            if class_id in classes.ignore_ids:
-                continue
-            item = QListWidgetItem(swatch(classes.colors[class_id % 256]),
-                                   f"{classes.name(class_id)}  {100 * count / labels.size:.1f}%")
+        for class_id, share in shares:
+            text = f"{classes.name(class_id)}  {100 * share:.1f}%"
+            item = QListWidgetItem(swatch(classes.colors[class_id % 256]), text)
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
             self.addItem(item)

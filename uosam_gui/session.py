@@ -3,28 +3,55 @@ decisions, prompt edits and pixel edits, kept in ``OUT/uosam-session.json`` (+ `
 
 Reopening a session re-runs the (deterministic) refinement of an image and re-applies its record,
 so the state comes back exactly without storing the large intermediates.
+
+Files: every write is atomic with umask permissions; a write that fails raises :class:`SaveError`
+(one line) and keeps the in-memory state, so a later save retries. A corrupt session or edits file is
+moved aside to ``NAME.bad-<time>`` and the user is told in :attr:`Session.notices`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
-import numpy as np
-
-from uosam_core.image_io import InputError, check_pair, read_image, read_labels, save_json_atomically, write_labels
+from uosam_core.image_io import InputError, check_pair, read_image, read_labels
 from uosam_core.lro import redecode_object
 from uosam_core.pairing import check_folders, pair_files
 from uosam_core.pipeline import Progress, Refiner
 
 from .document import NO_EDIT, ImageDocument, prompts_from_dict
+from .output_files import (
+    SaveError,
+    check_edits_file,
+    read_edits_file,
+    save_error,
+    set_aside_notice,
+    writable_problem,
+    write_edits_file,
+    write_label_file,
+    write_text_file,
+)
+
+__all__ = ["EDITS_DIR", "SESSION_NAME", "STATES", "ImageRecord", "ImageState", "SaveError", "Session",
+           "writable_problem"]
 
 SESSION_NAME = "uosam-session.json"
 EDITS_DIR = ".uosam/edits"
-STATES = ("not run", "refined", "reviewed", "edited", "error")
+
+
+class ImageState(StrEnum):
+    """An image's state in the file list (equal to its display text)."""
+
+    NOT_RUN = "not run"
+    REFINED = "refined"  # refined, nothing changed, not saved
+    REVIEWED = "reviewed"  # saved by the user, nothing changed
+    EDITED = "edited"  # the user changed something that is still in effect (undone changes do not count)
+    ERROR = "error"
+
+
+STATES = tuple(state.value for state in ImageState)
 
 
 @dataclass
@@ -34,12 +61,16 @@ class ImageRecord:
     key: str
     image: str | None
     label: str | None
-    state: str = "not run"
+    state: ImageState = ImageState.NOT_RUN
     changed_fraction: float | None = None
     objects: dict[str, dict] = field(default_factory=dict)  # object index -> decision/class/prompts
     pixel_edits: int = 0  # edited pixel count (the edits live in OUT/.uosam/edits)
     saved: bool = False
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        # a session file stores the text; one this version does not know is run again
+        self.state = ImageState(self.state) if self.state in STATES else ImageState.NOT_RUN
 
 
 class Session:
@@ -51,7 +82,8 @@ class Session:
         self.label_encoding = label_encoding
         self.records = records or {}
         self.current = current
-        self._edits_written: dict[str, tuple[int, int]] = {}  # key -> (document id, pixel revision) on disk
+        self.notices: list[str] = []  # lines for the user: files set aside at open / restore
+        self.unsaved: dict[str, str] = {}  # key -> why its pixel edits are not on disk (in memory only)
 
     @property
     def path(self) -> Path:
@@ -60,25 +92,59 @@ class Session:
 
     @classmethod
     def open(cls, images: Path, labels: Path, out: Path, *, label_encoding: str = "ids") -> Session:
-        """Pair the folders' files; resume the session file in ``out`` when there is one."""
+        """Pair the folders' files; resume the session file in ``out`` when there is one.
+
+        Raises InputError when a folder is missing or ``out`` cannot be written (see
+        :func:`writable_problem`). A corrupt session file is moved aside and the session starts fresh
+        from the folders; a corrupt edits file is moved aside and its image opens without those edits;
+        both are said in :attr:`notices`.
+        """
         images, labels, out = Path(images), Path(labels), Path(out)
         check_folders(images, labels, out)
-        previous = cls.load(out / SESSION_NAME) if (out / SESSION_NAME).is_file() else None
+        problem = writable_problem(out)
+        if problem:
+            raise InputError(problem)
+        notices: list[str] = []
+        previous = None
+        if (out / SESSION_NAME).is_file():
+            try:
+                previous = cls.load(out / SESSION_NAME)
+            except InputError as unreadable:
+                notices.append(set_aside_notice(out / SESSION_NAME, str(unreadable),
+                                                "starting a fresh session from the folders"))
         records: dict[str, ImageRecord] = {}
         for pair in pair_files(images, labels):
             record = ImageRecord(pair.key, str(pair.image) if pair.image else None,
                                  str(pair.label) if pair.label else None)
-            if pair.image is None or pair.label is None:
-                record.state = "error"
-                record.error = "no image for this label" if pair.image is None else "no label for this image"
+            if pair.problem is not None or pair.image is None or pair.label is None:
+                record.state = ImageState.ERROR
+                record.error = pair.problem or ("no image for this label" if pair.image is None
+                                                else "no label for this image")
             elif previous and pair.key in previous.records:
                 old = previous.records[pair.key]
                 record = replace(old, image=record.image, label=record.label)
-                if record.state == "error":  # the files may have been fixed since: try again
-                    record.state, record.error = ("edited" if record.objects or record.pixel_edits else "not run"), None
+                if record.state == ImageState.ERROR:  # the files may have been fixed since: try again
+                    touched = record.objects or record.pixel_edits
+                    record.state, record.error = (ImageState.EDITED if touched else ImageState.NOT_RUN), None
             records[pair.key] = record
         current = previous.current if previous and previous.current in records else None
-        return cls(images, labels, out, label_encoding=label_encoding, records=records, current=current)
+        session = cls(images, labels, out, label_encoding=label_encoding, records=records, current=current)
+        session.notices = notices
+        for record in records.values():
+            if record.pixel_edits:
+                session._check_edits_file(record)
+        return session
+
+    def _check_edits_file(self, record: ImageRecord) -> None:
+        """Set a corrupt edits file aside now (cheap: reads the zip directory), so its image still opens."""
+        edits = self.edits_path(record.key)
+        if not edits.is_file():
+            return
+        try:
+            check_edits_file(edits)
+        except ValueError as corrupt:
+            self.notices.append(set_aside_notice(edits, str(corrupt), f"{record.key} opens without its pixel edits"))
+            record.pixel_edits = 0
 
     @classmethod
     def load(cls, path: Path) -> Session:
@@ -88,15 +154,15 @@ class Session:
             records = {key: ImageRecord(**value) for key, value in data["records"].items()}
             return cls(Path(data["images"]), Path(data["labels"]), Path(data["out"]),
                        label_encoding=data.get("label_encoding", "ids"), records=records, current=data.get("current"))
-        except (OSError, ValueError, KeyError, TypeError) as problem:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as problem:
             raise InputError(f"{path}: not a readable uosam session ({problem})") from None
 
     def save(self) -> None:
-        """Write the session file atomically."""
+        """Write the session file atomically; SaveError (one line) when it cannot be written."""
         data = {"version": 1, "images": str(self.images), "labels": str(self.labels), "out": str(self.out),
                 "label_encoding": self.label_encoding, "current": self.current,
                 "records": {key: asdict(record) for key, record in self.records.items()}}
-        save_json_atomically(self.path, json.dumps(data, indent=1))
+        write_text_file(self.path, json.dumps(data, indent=1))
 
     def keys(self) -> list[str]:
         """Image keys in data set order."""
@@ -141,53 +207,75 @@ class Session:
             objects[index] = replace(obj, decision=entry.get("decision", "auto"),
                                      class_id=int(entry.get("class_id", obj.class_id)))
         document.result.objects = objects
-        refiner.recompose(document.result)
+        document.recompose()
         edits = self.edits_path(document.key)
-        if record.pixel_edits and edits.is_file():
-            with np.load(edits) as stored:
-                values = stored["pixel_edits"]
-            if values.shape == document.pixel_edits.shape:
-                document.pixel_edits = values.astype(np.int32)
+        if not (record.pixel_edits and edits.is_file()):
+            if not record.pixel_edits:
+                document.edits_on_disk = (str(edits), document.pixel_revision)  # nothing to write
+            return
+        try:
+            values = read_edits_file(edits)
+        except ValueError as corrupt:
+            notice = set_aside_notice(edits, str(corrupt), f"{document.key} opens without its pixel edits")
+            self.notices.append(notice)
+            document.notices.append(notice)
+            return
+        if values.shape == document.pixel_edits.shape:
+            document.pixel_edits = values
+            document.edits_on_disk = (str(edits), document.pixel_revision)  # as read: no need to write again
+        else:
+            document.notices.append(f"{edits}: pixel edits of size {values.shape[1]}x{values.shape[0]} do not "
+                                    f"fit the image; {document.key} opens without them")
 
     def record_document(self, document: ImageDocument) -> ImageRecord:
-        """Store a document's decisions and edits in its record (pixel edits written atomically)."""
+        """Store a document's decisions and edits in its record and write its pixel edits (atomically).
+
+        The record is updated first; when the edits file cannot be written a SaveError is raised, the key
+        stays in :attr:`unsaved` and the next call writes it again. State: "edited" while a change is in
+        effect (all undone: back to "reviewed" when saved, else "refined").
+        """
         record = self.records[document.key]
         record.objects = document.object_records()
         record.changed_fraction = round(float((document.labels != document.result.baseline).mean()), 5)
         record.error = None
         edited_pixels = int((document.pixel_edits != NO_EDIT).sum())
-        edits = self.edits_path(document.key)
-        written = (id(document), document.pixel_revision)
-        if self._edits_written.get(document.key) == written:
-            pass  # these pixel edits are on disk already
-        elif edited_pixels:
-            edits.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(suffix=".npz.part", dir=edits.parent)
-            os.close(handle)
-            with open(temporary, "wb") as stream:
-                np.savez_compressed(stream, pixel_edits=document.pixel_edits)
-            os.replace(temporary, edits)
-        elif edits.exists():
-            edits.unlink()
-        self._edits_written[document.key] = written
         record.pixel_edits = edited_pixels
         if document.is_edited:
-            record.state = "edited"
-        elif record.state in ("not run", "error"):
-            record.state = "refined"
+            record.state = ImageState.EDITED
+        else:
+            record.state = ImageState.REVIEWED if record.saved else ImageState.REFINED
+        self._write_edits(document, edited_pixels)
         return record
 
+    def _write_edits(self, document: ImageDocument, edited_pixels: int) -> None:
+        edits = self.edits_path(document.key)
+        written = (str(edits), document.pixel_revision)
+        if document.edits_on_disk == written:
+            return  # these pixel edits are on disk already
+        try:
+            if edited_pixels:
+                write_edits_file(edits, document.pixel_edits)
+            elif edits.exists():
+                try:
+                    edits.unlink()
+                except OSError as problem:
+                    raise save_error(edits, problem, "could not be removed") from None
+        except SaveError as problem:
+            self.unsaved[document.key] = str(problem)
+            raise
+        self.unsaved.pop(document.key, None)
+        document.edits_on_disk = written
+
     def save_labels(self, document: ImageDocument) -> Path:
-        """Write the document's final labels to the output folder (input size, mode, palette; atomic)."""
+        """Write the document's final labels to the output folder (input size, mode, palette; atomic,
+        umask permissions). SaveError when the file cannot be written; nothing in memory is lost."""
         target = self.output_path(document.key)
-        write_labels(target, document.labels, document.label_format)
-        record = self.record_document(document)
-        record.saved = True
-        if record.state == "refined":
-            record.state = "reviewed"
+        write_label_file(target, document.labels, document.label_format)
+        self.records[document.key].saved = True
+        self.record_document(document)
         return target
 
     def mark_error(self, key: str, message: str) -> None:
         """Remember that an image failed (shown in the file list)."""
         record = self.records[key]
-        record.state, record.error = "error", message
+        record.state, record.error = ImageState.ERROR, message

@@ -89,7 +89,8 @@ class RefineWorker(QObject):
     modelReady = Signal(str)  # model id
     progress = Signal(int, str, str, float)  # token, key, stage, fraction
     documentReady = Signal(int, str, object)  # token, key, ImageDocument
-    redecoded = Signal(int, str, int, object, float)  # token, key, object index, ObjectResult, seconds
+    # token, key, object index, ObjectResult, seconds, shadow document with the change composed (or None)
+    redecoded = Signal(int, str, int, object, float, object)
     failed = Signal(int, str, str)  # token, key ("" for the model), one-line message
     cancelled = Signal(int, str)  # token, key
     exportProgress = Signal(int, int, str)  # done, total, key
@@ -156,9 +157,11 @@ class RefineWorker(QObject):
             with self._lock:
                 self._cancelled.discard(token)
 
-    @Slot(int, str, int, object, object, object)
-    def redecode(self, token: int, key: str, index: int, obj, prompts, image) -> None:
-        """Decode one object again from edited prompts (the embedding is cached)."""
+    @Slot(int, str, int, object, object, object, object)
+    def redecode(self, token: int, key: str, index: int, obj, prompts, image, shadow) -> None:
+        """Decode one object again from edited prompts (the embedding is cached), and compose the labels
+        with it on ``shadow`` (a shallow copy of the document, see RefineController.redecode) so the GUI
+        thread does not have to."""
         try:
             self._check(token)
             refiner = self._ensure_model()
@@ -166,7 +169,10 @@ class RefineWorker(QObject):
             with self.model.interactive():
                 embedding = refiner.engine.encode(image)
                 new_object = redecode_object(refiner.engine, embedding, obj, prompts, refiner.config.lro)
-            self.redecoded.emit(token, key, index, new_object, time.perf_counter() - start)
+                self._check(token)
+                if shadow is not None:
+                    shadow.apply_redecoded(index, new_object)
+            self.redecoded.emit(token, key, index, new_object, time.perf_counter() - start, shadow)
         except Cancelled:
             self.cancelled.emit(token, key)
         except Exception as problem:  # noqa: BLE001

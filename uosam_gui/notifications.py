@@ -1,0 +1,75 @@
+"""The one channel to the user, with levels: information passes through the status bar; warnings
+and errors stay in a banner above the image until the user dismisses them or another one replaces
+them (an information message never hides an error)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar
+
+INFO_SECONDS = 8
+
+
+class Level(IntEnum):
+    """How much a message matters."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+
+class Banner(QFrame):
+    """A persistent message line with a Dismiss button (hidden when empty)."""
+
+    STYLES = {Level.WARNING: "background: #5c4a12; color: #ffe082;",
+              Level.ERROR: "background: #5c1a1a; color: #ff8a80;"}
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.dismiss_button = QPushButton("Dismiss")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.dismiss_button)
+        self.setVisible(False)
+
+    def show_message(self, level: Level | None, text: str) -> None:
+        """Show ``text`` in the colours of ``level`` (None: hide)."""
+        self.setVisible(level is not None)
+        self.label.setText(text if level is not None else "")
+        if level is not None:
+            self.setStyleSheet(self.STYLES[level])
+
+
+class Notifier(QObject):
+    """Routes messages by level; keeps the history and the standing warning/error."""
+
+    changed = Signal()
+
+    def __init__(self, status_bar: QStatusBar, banner: Banner) -> None:
+        super().__init__(banner)
+        self.status_bar, self.banner = status_bar, banner
+        self.messages: list[str] = []  # everything told to the user ("error: ..." for errors)
+        self.standing: tuple[Level, str] | None = None
+        banner.dismiss_button.clicked.connect(self.dismiss)
+
+    def notify(self, message: str, level: Level = Level.INFO) -> None:
+        """Tell the user: info in the status bar for a few seconds, warnings and errors in the banner."""
+        prefix = {Level.INFO: "", Level.WARNING: "warning: ", Level.ERROR: "error: "}[level]
+        self.messages.append(prefix + message)
+        if level == Level.INFO:
+            self.status_bar.showMessage(message, INFO_SECONDS * 1000)
+        else:
+            self.standing = (level, message)
+            self.banner.show_message(level, message)
+        self.changed.emit()
+
+    def dismiss(self) -> None:
+        """Hide the standing warning or error."""
+        self.standing = None
+        self.banner.show_message(None, "")
+        self.changed.emit()
