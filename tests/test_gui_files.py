@@ -229,6 +229,27 @@ def test_a_corrupt_session_file_is_kept_aside_and_the_session_starts_fresh(tmp_p
     assert Session.open(images, labels, out).notices == []
 
 
+def test_pixel_edits_survive_a_lost_session_file(document, refined, tmp_path):
+    """A user trial: after a truncated session file the edits file was ignored and the next save
+    overwrote the edited labels. The edits are now taken back and said so."""
+    images, labels = one_image_dataset(tmp_path)
+    out = tmp_path / "out"
+    session = Session.open(images, labels, out)
+    stroke = np.zeros(document.labels.shape, bool)
+    stroke[5:25, 5:25] = True
+    document.paint(stroke, 9)
+    session.record_document(document)
+    session.save()
+    session.path.write_bytes(session.path.read_bytes()[:40])
+    reopened = Session.open(images, labels, out)
+    assert len(reopened.notices) == 2 and "taken back" in reopened.notices[1]
+    assert reopened.records[KEY].state == "edited" and reopened.records[KEY].pixel_edits > 0
+    refiner, image, result, label_format = refined
+    fresh = ImageDocument(KEY, image, copy.deepcopy(result), label_format, refiner)
+    reopened._restore(fresh, reopened.records[KEY])
+    assert (fresh.labels[stroke] == 9).all()
+
+
 def test_a_truncated_edits_file_is_kept_aside_at_open(document, tmp_path):
     images, labels = one_image_dataset(tmp_path)
     out = tmp_path / "out"

@@ -106,3 +106,20 @@ def test_recent_list_survives_a_single_entry_in_an_ini_file(tmp_path):
     again = RecentList(QSettings(path, QSettings.Format.IniFormat))
     assert again.paths() == [str(tmp_path / "one" / "uosam-session.json")]
     assert as_list(None) == [] and as_list("") == [] and as_list("x") == ["x"] and as_list(["a", "b"]) == ["a", "b"]
+
+
+def test_the_heatmap_colour_bar_never_shifts_the_image(qtbot):
+    """A user trial: showing or hiding the colour bar resized the view, so the next click landed elsewhere."""
+    from uosam_gui.canvas import LabelCanvas
+
+    canvas = LabelCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(800, 600)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    widths = []
+    for visible in (False, True, False):
+        canvas.colorbar.setVisible(visible)
+        qtbot.wait(20)
+        widths.append(canvas.view.geometry().width())
+    assert widths[0] == widths[1] == widths[2]

@@ -93,6 +93,11 @@ def interior_point(window: MainWindow, avoid: list[tuple[float, float]]) -> tupl
     return float(best[0]), float(best[1])
 
 
+def used_mask(obj) -> np.ndarray:
+    """HxW bool: the pixels an object contributes (refined mask if used, else its baseline)."""
+    return obj.step2_mask if obj.uses_refined else obj.baseline_mask
+
+
 def select_by_click(qtbot, window: MainWindow, index: int) -> None:
     """Prompt tool, nothing selected: click deep inside the object's used mask."""
     obj = window.document.objects[index]
@@ -157,6 +162,23 @@ def test_prompt_editing_inside_the_box_tools_and_next_image(qtbot, tmp_path):
     key(window, Qt.Key.Key_Escape)
     assert window.selected == -1 and canvas.box_item is None and not canvas.point_items
     select_by_click(qtbot, window, 1)
+
+    # a left click on another object outside the selected object's box selects that object and adds
+    # no point to the selected one (a user trial found the point added)
+    prompts_1 = document.objects[1].prompts
+    x0, y0, x1, y1 = canvas.box_item.as_box()
+    rows, cols = np.indices(document.labels.shape)
+    near_box = (cols >= x0 - 3) & (cols <= x1 + 3) & (rows >= y0 - 3) & (rows <= y1 + 3)
+    target = used_mask(document.objects[0]) & ~near_box
+    for other in document.objects:
+        if other.area < document.objects[0].area:
+            target &= ~used_mask(other)
+    assert target.any(), "object 0 lies wholly inside object 1's box"
+    click(window, *deep_point(target))
+    qtbot.waitUntil(lambda: window.selected == 0, timeout=5_000)
+    assert document.objects[1].prompts == prompts_1 and not window.controller._redecode_tokens
+    key(window, Qt.Key.Key_Escape)
+    select_by_click(qtbot, window, 1)
     (_, right), _ = canvas.view.viewRange()
     width = document.image.shape[1]
     assert right > width + 2, "the canvas shows no margin beside the image"
@@ -167,8 +189,11 @@ def test_prompt_editing_inside_the_box_tools_and_next_image(qtbot, tmp_path):
     select_by_click(qtbot, window, 0)
     assert window.object_panel.class_combo.isEnabled()
     qtbot.waitUntil(lambda: "coco_03" in window.controller.documents, timeout=REFINE_TIMEOUT_MS)  # look-ahead
+    QTest.mouseMove(canvas.viewport(), widget_point(window, 20.5, 20.5))
+    qtbot.waitUntil(lambda: window.hover_label.text().startswith("x 20, y 20"), timeout=5_000)
     key(window, Qt.Key.Key_N)
     assert window.document is not None and window.document.key == "coco_03"
+    assert window.hover_label.text() == ""  # no read-out of the previous image's pixel
     assert canvas.box_item is None and canvas.step2_item is None and not canvas.point_items
     assert window.selected == -1 and not window.object_panel.class_combo.isEnabled()
     assert window.object_panel.class_combo.currentText() == ""
@@ -253,6 +278,8 @@ def test_refine_again_recent_list_and_unwritable_output(qtbot, tmp_path):
     shutil.move(tmp_path / "out-away", out)
     key(window, Qt.Key.Key_P)
     assert window.document.key == "coco_00" and not window.reviewer.unsaved
+    # ... and the standing save error goes with it (a user trial saw it stay after the save worked)
+    assert window.notifier.standing is None and not window.banner.isVisible()
     questions = len(asked)
     key(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     assert not window.isVisible() and len(asked) == questions

@@ -76,12 +76,12 @@ def _cmd_refine(args: argparse.Namespace) -> int:
     if args.label_encoding == "ids" and any(value > 255 for value in config.ignore_ids + config.background_ids):
         raise ValueError("--ignore-index / --background ids above 255 cannot occur in 8-bit label maps")
     check_folders(args.images, args.labels, args.out)
+    cache_bytes = int(args.embedding_cache_gb * 1024**3)
+    cache = EmbeddingCache(disk_dir=args.embedding_cache, max_disk_bytes=cache_bytes)  # a file: exit 2 now
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as problem:
         raise ValueError(f"{args.out}: cannot create the output folder ({problem.strerror or problem})") from None
-    cache_bytes = int(args.embedding_cache_gb * 1024**3)
-    cache = EmbeddingCache(disk_dir=args.embedding_cache, max_disk_bytes=cache_bytes)  # a file: exit 2 now
     options = {"label_encoding": args.label_encoding, "num_classes": args.num_classes, "overwrite": args.overwrite,
                "progress": not args.quiet, "threads": args.threads}
     if args.ray is not None:

@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ignore-index", type=int, default=None,
                         help="label id never refined nor painted (default 255; 1000 with --label-encoding pass)")
     parser.add_argument("--profile", choices=("fast", "paper", "off"), default="fast", help="GRO profile")
-    parser.add_argument("--model", choices=("vit_t", "vit_b", "vit_l", "vit_h"), default=None,
+    from uosam_core.models import MODEL_SPECS
+
+    parser.add_argument("--model", choices=list(MODEL_SPECS), default=None, metavar="TYPE",
                         help="SAM model type (default: inferred from the checkpoint, MobileSAM vit_t)")
     parser.add_argument("--checkpoint", type=Path, help="SAM-family checkpoint file (default: cached MobileSAM)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")

@@ -57,7 +57,7 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
     promptsEdited = Signal(object)  # ObjectPrompts
     strokeFinished = Signal(object, object)  # HxW bool mask, Tool (BRUSH or ERASER)
     fillRequested = Signal(int, int)  # x, y
-    objectPicked = Signal(int, int)  # x, y: prompt tool, nothing selected
+    objectPicked = Signal(int, int)  # x, y: prompt tool, nothing selected or a left click outside the box
     emptyClicked = Signal()  # a click beside the image
     hovered = Signal(int, int)  # x, y (-1, -1 outside the image)
 
@@ -77,6 +77,9 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
                                         width=14, colorMapMenu=False)
         self.colorbar.setImageItem(self.heatmap_item)
         self.addItem(self.colorbar, row=0, col=1)
+        policy = self.colorbar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # showing/hiding the bar must not shift the image under the cursor
+        self.colorbar.setSizePolicy(policy)
         self.colorbar.setVisible(False)
         self.heatmap_item.setOpacity(0.65)
         self.stroke_item = QGraphicsPathItem()
@@ -249,6 +252,9 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
             return left
         if modifiers & Qt.KeyboardModifier.ControlModifier:
             return self.remove_nearest_point(x, y)
+        if left and not self._inside_box(x, y):
+            self.objectPicked.emit(int(x), int(y))  # outside the selected object's box: pick another object
+            return True
         if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             self._add_point_item((x, y), positive=left)
             self._emit_prompts()
@@ -269,6 +275,14 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         return True
 
     # ---------------------------------------------------------------- strokes
+    def _inside_box(self, x: float, y: float) -> bool:
+        """Whether (x, y) is inside the selected object's (possibly dragged) box; True when it has none."""
+        prompts = self.current_prompts()
+        if prompts is None or prompts.box is None:
+            return True
+        x0, y0, x1, y1 = prompts.box
+        return x0 <= x <= x1 and y0 <= y <= y1
+
     def _inside(self, x: float, y: float) -> bool:
         return self.image_shape is not None and 0 <= x < self.image_shape[1] and 0 <= y < self.image_shape[0]
 
@@ -320,6 +334,12 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
             self.strokeFinished.emit(mask, self.tool)
 
     # ---------------------------------------------------------------- hover
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """The pointer left the canvas: no pixel is hovered any more (and no brush outline is shown)."""
+        self.brush_item.setVisible(False)
+        self.hovered.emit(-1, -1)
+        super().leaveEvent(event)
+
     def _on_mouse_moved(self, scene_pos) -> None:
         point = self.view.mapSceneToView(scene_pos)
         inside = self._inside(point.x(), point.y())

@@ -64,7 +64,9 @@ class Editor(QObject):
                              f"{obj.iou_with_baseline:.2f}, {'refined' if obj.uses_refined else 'baseline'} used")
 
     def pick(self, x: int, y: int) -> None:
-        """Prompt tool, nothing selected: select the object under (x, y) (its used mask, smallest first)."""
+        """Prompt tool: select the object under (x, y) (its used mask, smallest first). Called with nothing
+        selected, or for a left click outside the selected object's box; a click there on no other object
+        changes nothing and says how to add a point (inside the box)."""
         document = self.state.document
         if document is None:
             return
@@ -75,6 +77,10 @@ class Editor(QObject):
         index = layers.object_at([compact(obj, obj.uses_refined) for obj in document.objects], x, y)
         if index < 0:
             index = layers.object_at([compact(obj, False) for obj in document.objects], x, y)
+        if self.state.selected >= 0 and index in (-1, self.state.selected):
+            self.notifier.notify("outside the box: a click selects another object; to add a point, click "
+                                 "inside the box (drag its corners to make it larger)")
+            return
         self.state.select(index)
 
     # ---------------------------------------------------------------- pixels

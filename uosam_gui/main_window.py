@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         canvas.emptyClicked.connect(lambda: state.select(-1))
         canvas.hovered.connect(editor.hover)
         editor.hoverText.connect(self.hover_label.setText)
+        state.documentChanged.connect(self.hover_label.clear)  # no read-out of the previous image's pixel
         c.progress.connect(self._on_progress)
         c.modelReady.connect(lambda model: self.notifier.notify(f"model {model} loaded"))
         c.busyChanged.connect(self._on_busy)

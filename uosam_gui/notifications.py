@@ -55,21 +55,30 @@ class Notifier(QObject):
         self.status_bar, self.banner = status_bar, banner
         self.messages: list[str] = []  # everything told to the user ("error: ..." for errors)
         self.standing: tuple[Level, str] | None = None
+        self.standing_topic: str | None = None
         banner.dismiss_button.clicked.connect(self.dismiss)
 
-    def notify(self, message: str, level: Level = Level.INFO) -> None:
-        """Tell the user: info in the status bar for a few seconds, warnings and errors in the banner."""
+    def notify(self, message: str, level: Level = Level.INFO, topic: str | None = None) -> None:
+        """Tell the user: info in the status bar for a few seconds, warnings and errors in the banner.
+
+        ``topic`` names what a warning or error is about (e.g. "save"), so :meth:`resolve` can take it
+        down once that works again."""
         prefix = {Level.INFO: "", Level.WARNING: "warning: ", Level.ERROR: "error: "}[level]
         self.messages.append(prefix + message)
         if level == Level.INFO:
             self.status_bar.showMessage(message, INFO_SECONDS * 1000)
         else:
-            self.standing = (level, message)
+            self.standing, self.standing_topic = (level, message), topic
             self.banner.show_message(level, message)
         self.changed.emit()
 
+    def resolve(self, topic: str) -> None:
+        """The problem ``topic`` is gone (e.g. a save worked): hide its standing message, if it is shown."""
+        if self.standing is not None and self.standing_topic == topic:
+            self.dismiss()
+
     def dismiss(self) -> None:
         """Hide the standing warning or error."""
-        self.standing = None
+        self.standing, self.standing_topic = None, None
         self.banner.show_message(None, "")
         self.changed.emit()

@@ -28,6 +28,8 @@ def _writable_problem(out: Path) -> str | None:
     check = getattr(session_module, "writable_problem", None)
     return check(out) if check is not None else None
 
+SAVE_TOPIC = "save"  # standing errors about writes to OUT; a write that works again takes them down
+
 
 class Reviewer(QObject):
     """Opens, shows and saves; every change goes through the :class:`ReviewState`."""
@@ -220,8 +222,10 @@ class Reviewer(QObject):
         try:
             self.state.session.save()
         except OSError as problem:
-            self.notifier.notify(f"session not saved: {problem}", Level.ERROR)
+            self.notifier.notify(f"session not saved: {problem}", Level.ERROR, topic=SAVE_TOPIC)
             return False
+        if not self.unsaved:
+            self.notifier.resolve(SAVE_TOPIC)
         return True
 
     def record(self, document: ImageDocument) -> bool:
@@ -239,10 +243,14 @@ class Reviewer(QObject):
         if problem:
             self.unsaved[key] = problem
             self.controller.pinned.add(key)
-            self.notifier.notify(f"{key}: edits kept in memory only, not saved: {problem}", Level.ERROR)
-        elif self.unsaved.pop(key, None) is not None:
-            self.controller.pinned.discard(key)
-            self.notifier.notify(f"{key}: edits saved now")
+            self.notifier.notify(f"{key}: edits kept in memory only, not saved: {problem}", Level.ERROR,
+                                 topic=SAVE_TOPIC)
+        else:
+            if self.unsaved.pop(key, None) is not None:
+                self.controller.pinned.discard(key)
+                self.notifier.notify(f"{key}: edits saved now")
+            if not self.unsaved:
+                self.notifier.resolve(SAVE_TOPIC)
         self.recordChanged.emit(key)
         return not problem
 
@@ -295,7 +303,7 @@ class Reviewer(QObject):
         try:
             target = session.save_labels(document)
         except (OSError, ValueError) as problem:
-            self.notifier.notify(f"save failed, edits kept in memory: {problem}", Level.ERROR)
+            self.notifier.notify(f"save failed, edits kept in memory: {problem}", Level.ERROR, topic=SAVE_TOPIC)
             return None
         if not self.record(document):
             return None

@@ -130,10 +130,27 @@ class Session:
         current = previous.current if previous and previous.current in records else None
         session = cls(images, labels, out, label_encoding=label_encoding, records=records, current=current)
         session.notices = notices
+        session._adopt_orphan_edits(previous)
         for record in records.values():
             if record.pixel_edits:
                 session._check_edits_file(record)
         return session
+
+    def _adopt_orphan_edits(self, previous: Session | None) -> None:
+        """Pixel edits on disk that no session record mentions (the session file was lost or set aside)
+        are taken back, so a later save cannot overwrite them with unedited labels."""
+        known = set(previous.records) if previous is not None else set()
+        adopted = []
+        for record in self.records.values():
+            if record.key in known or record.state == ImageState.ERROR or not self.edits_path(record.key).is_file():
+                continue
+            record.pixel_edits = max(record.pixel_edits, 1)  # the true count is taken when the image opens
+            record.state = ImageState.EDITED
+            adopted.append(record.key)
+        if adopted:
+            self.notices.append(f"{self.out / EDITS_DIR}: pixel edits of {len(adopted)} image(s) found without a "
+                                f"session record ({', '.join(adopted[:5])}{', ...' if len(adopted) > 5 else ''}): "
+                                "taken back; their object decisions could not be recovered")
 
     def _check_edits_file(self, record: ImageRecord) -> None:
         """Set a corrupt edits file aside now (cheap: reads the zip directory), so its image still opens."""
