@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 
-from .base import IMAGE_EMBED, Family, FeatureSet, ModelAdapter, resize_rgb
+from .base import IMAGE_EMBED, Family, FeatureSet
+from .sam_v1 import SamV1Adapter
 
 INTERM = "interm_embed"  # 1 x 64 x 64 x C: the encoder's first global-attention (or TinyViT stage-1) output
 BUILDERS = {"hq_vit_tiny": "vit_tiny", "hq_vit_b": "vit_b", "hq_vit_l": "vit_l", "hq_vit_h": "vit_h"}
@@ -31,38 +31,19 @@ def build(model_type: str) -> torch.nn.Module:
     return _registry()[BUILDERS[model_type]](checkpoint=None).eval()
 
 
-class HqSamAdapter(ModelAdapter):
-    """HQ-SAM: encoder -> embedding + early-layer features; HQ decoder -> one mask per prompt."""
+class HqSamAdapter(SamV1Adapter):
+    """HQ-SAM: SAM v1's preprocessing and prompt encoder; the encoder also returns early-layer features,
+    which the HQ decoder fuses into one mask per prompt."""
 
     family = Family.HQ_SAM
 
-    @property
-    def encoder(self) -> torch.nn.Module:
-        return self.module.image_encoder
-
     def multimask_outputs(self, multimask: bool) -> int:
         return 1
-
-    def preprocess(self, image: np.ndarray, device: torch.device) -> torch.Tensor:
-        """Resize the longest side to 1024 (as uint8 values), normalise, pad to 1024 x 1024."""
-        input_size = self.geometry.input_size(image.shape[:2])
-        tensor = resize_rgb(image, input_size, round_to_uint8=True)
-        return self.module.preprocess(tensor.to(device))
 
     def encode(self, batch: torch.Tensor) -> FeatureSet:
         embedding, interm = self.module.image_encoder(batch)
         return {IMAGE_EMBED: embedding, INTERM: interm[0]}
 
-    def decode(self, features: FeatureSet, points: tuple[torch.Tensor, torch.Tensor] | None,
-               boxes: torch.Tensor | None, masks: torch.Tensor | None,
-               multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        sparse, dense = self.module.prompt_encoder(points=points, boxes=boxes, masks=masks)
-        return self.module.mask_decoder(
-            image_embeddings=features[IMAGE_EMBED],
-            image_pe=self.module.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-            hq_token_only=False,
-            interm_embeddings=[features[INTERM]],
-        )
+    def decoder_extras(self, features: FeatureSet) -> dict:
+        """SAM's best mask plus the HQ mask, from the early-layer features."""
+        return {"hq_token_only": False, "interm_embeddings": [features[INTERM]]}

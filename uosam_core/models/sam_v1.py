@@ -47,4 +47,9 @@ class SamV1Adapter(ModelAdapter):
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
+            **self.decoder_extras(features),
         )
+
+    def decoder_extras(self, features: FeatureSet) -> dict:
+        """Extra keyword arguments of this family's mask decoder (none for SAM v1)."""
+        return {}
