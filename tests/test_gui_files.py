@@ -229,17 +229,24 @@ def test_a_corrupt_session_file_is_kept_aside_and_the_session_starts_fresh(tmp_p
     assert Session.open(images, labels, out).notices == []
 
 
-def test_pixel_edits_survive_a_lost_session_file(document, refined, tmp_path):
-    """A user trial: after a truncated session file the edits file was ignored and the next save
-    overwrote the edited labels. The edits are now taken back and said so."""
-    images, labels = one_image_dataset(tmp_path)
-    out = tmp_path / "out"
+def session_with_a_stroke(document: ImageDocument, root: Path) -> tuple[Session, Path, Path, Path, np.ndarray]:
+    """A saved one-image session whose document has a class-9 brush stroke: (session, images, labels,
+    out, stroke mask)."""
+    images, labels = one_image_dataset(root)
+    out = root / "out"
     session = Session.open(images, labels, out)
     stroke = np.zeros(document.labels.shape, bool)
     stroke[5:25, 5:25] = True
     document.paint(stroke, 9)
     session.record_document(document)
     session.save()
+    return session, images, labels, out, stroke
+
+
+def test_pixel_edits_survive_a_lost_session_file(document, refined, tmp_path):
+    """A user trial: after a truncated session file the edits file was ignored and the next save
+    overwrote the edited labels. The edits are now taken back and said so."""
+    session, images, labels, out, stroke = session_with_a_stroke(document, tmp_path)
     session.path.write_bytes(session.path.read_bytes()[:40])
     reopened = Session.open(images, labels, out)
     assert len(reopened.notices) == 2 and "taken back" in reopened.notices[1]
@@ -251,14 +258,7 @@ def test_pixel_edits_survive_a_lost_session_file(document, refined, tmp_path):
 
 
 def test_a_truncated_edits_file_is_kept_aside_at_open(document, tmp_path):
-    images, labels = one_image_dataset(tmp_path)
-    out = tmp_path / "out"
-    session = Session.open(images, labels, out)
-    stroke = np.zeros(document.labels.shape, bool)
-    stroke[5:25, 5:25] = True
-    document.paint(stroke, 9)
-    session.record_document(document)
-    session.save()
+    session, images, labels, out, stroke = session_with_a_stroke(document, tmp_path)
     edits = session.edits_path(KEY)
     intact = edits.read_bytes()
 
