@@ -4,9 +4,12 @@
    the three demo images;
 2. window: the real uosam-gui window offscreen; time from dropping the positive point to the end of
    the window's update (mask, overlay, table redrawn), while the next image is refined ahead in the
-   background and when the worker is idle.
+   background and when the worker is idle;
+3. reopen: a session whose results are stored (``OUT/.uosam/results``) opened again in a new window;
+   time from asking for a stored image (not in the window's memory) to its document on screen, for
+   512-px VOC images (target <= 300 ms), and the first image of the reopen including the model load.
 
-Usage: QT_QPA_PLATFORM=offscreen python bench/interactive.py [--moves 8]
+Usage: QT_QPA_PLATFORM=offscreen python bench/interactive.py [--moves 8] [--only-reopen]
 """
 
 from __future__ import annotations
@@ -122,12 +125,81 @@ def window_latency(moves: int) -> tuple[list[float], list[float]]:
     return busy, idle
 
 
+def reopen_latency(repeats: int) -> tuple[float, list[float]]:
+    """(seconds to the first image of a reopened session, model load included; seconds to show a stored
+    image that is not in the window's memory, ``repeats`` times) on three 513x513 VOC images."""
+    import shutil
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from uosam_gui.controller import RefineController
+    from uosam_gui.main_window import MainWindow
+    from uosam_gui.session import Session
+
+    app = QApplication.instance() or QApplication([])
+    voc = ROOT.parent / "shared" / "data" / "voc12-val14"
+    scratch = Path(tempfile.mkdtemp(prefix="uosam-bench-reopen-"))
+    images, labels, out = scratch / "images", scratch / "labels", scratch / "out"
+    images.mkdir(), labels.mkdir()
+    names = sorted(path.name for path in (voc / "image").glob("*.png"))[:3]
+    for name in names:
+        shutil.copy(voc / "image" / name, images / name)
+        shutil.copy(voc / "coarse16" / name, labels / name)
+    session = Session.open(images, labels, out)
+    refiner = Refiner(SamEngine.load(device="cpu"))
+    for key in session.keys():  # the first session: every image refined (and stored) once
+        session.open_document(key, refiner)
+    session.save()
+
+    def wait(condition, seconds: float = 300) -> None:
+        deadline = time.perf_counter() + seconds
+        while not condition():
+            app.processEvents()
+            time.sleep(0.001)
+            if time.perf_counter() > deadline:
+                raise TimeoutError("no document")
+
+    window = MainWindow(RefineController(device="cpu"), QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat))
+    window.show()
+    start = time.perf_counter()
+    window.open_dataset(images, labels, out)
+    wait(lambda: window.document is not None)
+    app.processEvents()
+    first = time.perf_counter() - start
+    wait(lambda: not window.controller.busy)
+    keys, samples = session.keys(), []
+    for round_number in range(repeats):
+        key = keys[1 + round_number % 2]
+        window.controller.documents.pop(key, None)  # not in memory: read from the store
+        start = time.perf_counter()
+        window.reviewer.show_image(key)
+        wait(lambda key=key: window.document is not None and window.document.key == key)
+        app.processEvents()  # the repaint
+        samples.append(time.perf_counter() - start)
+        wait(lambda: not window.controller.busy)
+    window.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+    return first, samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=8, help="moves per object (core) / per scenario (window)")
+    parser.add_argument("--only-reopen", action="store_true", help="measure only the reopen of stored results")
+    parser.add_argument("--only-core", action="store_true", help="measure only the core re-decode + recompose")
+    parser.add_argument("--reopens", type=int, default=10, help="stored images shown in the reopen measurement")
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, MobileSAM, CPU")
+    if args.only_core:
+        print(f"core   redecode + recompose: {summary(core_latency(args.moves))}")
+        return
+    first, shown = reopen_latency(args.reopens)
+    print(f"reopen, first image (model load included): {1000 * first:.0f} ms")
+    print(f"reopen, show a stored 513x513 image:       {summary(shown)}")
+    if args.only_reopen:
+        return
     print(f"core   redecode + recompose: {summary(core_latency(args.moves))}")
     busy, idle = window_latency(args.moves)
     if busy:

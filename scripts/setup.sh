@@ -22,6 +22,12 @@ if ! .venv/bin/python -c "import sam2" 2>/dev/null; then
 fi
 # extras the test suite exercises: every model family (sam2, hq) and the Ray executor
 "${pip[@]}" install -e ".[dev,hq,sam2,ray]" 2>&1 | grep -v "^WARNING: Location" || true
+# bench-only: pydensecrf2 (dense CRF row of bench/quality.py) ships only an sdist; pip builds it with g++
+if ! .venv/bin/python -c "import pydensecrf.densecrf" 2>/dev/null; then
+  "${pip[@]}" install -e ".[bench]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import pydensecrf.densecrf" 2>/dev/null \
+    || echo "setup: pydensecrf2 did not build (needs g++); bench/quality.py will print no dense CRF row" >&2
+fi
 .venv/bin/python -c "import uosam_core, mobile_sam, segment_anything, segment_anything_hq, sam2, ray" \
   || { echo "setup: uosam or one of its extras did not install" >&2; exit 1; }
 .venv/bin/uosam weights fetch >/dev/null

@@ -139,6 +139,16 @@ def test_embedding_cache_that_is_a_file_is_one_line_and_exit_2(tmp_path, capsys)
     ("--embedding-cache-gb", "-1", "must be > 0.0"),
     ("--ignore-index", "abc", "expected comma-separated class ids"),
     ("--background", "-3", "must not be negative"),
+    # second user trial: non-finite values, empty items, empty paths, unbounded margins
+    ("--embedding-cache-gb", "inf", "must be a finite number"),
+    ("--embedding-cache-gb", "nan", "must be a finite number"),
+    ("--gpus-per-worker", "nan", "must be a finite number"),
+    ("--min-lcm-contrast", "inf", "must be a finite number"),
+    ("--keep-feature-margin", "5", "must be >= -1.0 and <= 1.0"),
+    ("--keep-feature-margin", "nan", "must be a finite number"),
+    ("--ignore-index", "1,,2", "expected comma-separated class ids"),
+    ("--threads", "2.5", "expected an int"),
+    ("--embedding-cache", "", "expected a folder, got an empty path"),
 ])
 def test_nonsense_option_values_are_refused_before_any_work(tmp_path, capsys, option, value, expected):
     """A user trial ran each of these to completion without a word; each is now refused up front."""
@@ -157,3 +167,19 @@ def test_ids_above_255_for_8bit_labels_and_an_uncreatable_out_are_one_line(tmp_p
     code = main(["refine", str(DEMO / "images"), str(DEMO / "labels"), target, "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "cannot create the output folder" in err and "Traceback" not in err
+
+
+def test_an_out_that_cannot_be_written_in_and_empty_folders_are_one_line(tmp_path, capsys):
+    """Second CLI trial: an existing OUT the tool cannot write in gave a traceback after the model load;
+    empty folders said "refined 0" and exit 0."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".uosam").write_text("a file where the tool keeps its records")
+    code = main(["refine", str(DEMO / "images"), str(DEMO / "labels"), str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write in the output folder" in err and err.count("\n") == 1
+    images, labels = tmp_path / "empty_images", tmp_path / "empty_labels"
+    images.mkdir(), labels.mkdir()
+    code = main(["refine", str(images), str(labels), str(tmp_path / "out2"), "--quiet", "--no-gro", "--no-lro"])
+    err = capsys.readouterr().err
+    assert code == EXIT_SKIPPED and "no image/label pairs found" in err

@@ -61,7 +61,14 @@ def test_compact_results_read_like_dense_arrays(demo_results):
     np.testing.assert_array_equal(gro.vote_class, expected_class)
     np.testing.assert_array_equal(gro.vote_share, expected_share)
     voted = expected_class >= 0
-    assert np.array_equal(result.labels[voted], expected_class[voted])
+    # a mask paints its class except over regions the coherence rule keeps (docs/decisions/0017): those
+    # pixels keep their LRO class, and every such pixel lies in a region the rule could keep
+    kept = voted & (result.labels != expected_class)
+    assert np.array_equal(result.labels[kept], result.lro_labels[kept])
+    from uosam_core.voting import vote
+
+    plain = vote(result.lro_labels, gro.masks, ignore_ids=(255,), min_share=0.55, max_fraction=0.5)
+    assert np.array_equal(plain.labels[voted], expected_class[voted])
     gradient = [cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) for m in dense]
     np.testing.assert_array_equal(gro.masks.outline(), np.any(gradient, axis=0))  # the GUI's outline, per box
     rows, cols = np.nonzero(np.ones(shape, bool)[::17, ::13])
@@ -137,3 +144,28 @@ def test_pause_points_run_between_encoder_blocks_and_decoder_chunks(engine, demo
         np.testing.assert_array_equal(paused.labels, plain.labels)
     finally:
         engine.cache = cache
+
+
+def test_every_changed_pixel_has_one_change_record_naming_its_step(demo_results):
+    """Issue 9: the result says, per changed region, which object or mask changed it and on what evidence."""
+    from uosam_core.changes import ChangeSource
+
+    for result, _ in demo_results.values():
+        changed = result.labels != result.baseline
+        assert sum(change.pixels for change in result.changes) == int(changed.sum())
+        assert {change.source for change in result.changes} <= set(ChangeSource)
+        for change in result.changes[:10]:
+            top, left, bottom, right = change.box
+            window = (slice(top, bottom), slice(left, right))
+            moved = (result.baseline[window] == change.from_class) & (result.labels[window] == change.to_class)
+            assert moved.sum() >= change.pixels
+            if change.source is ChangeSource.GRO:
+                assert result.gro.mask_painted[change.index]
+                assert result.gro.mask_classes[change.index] == change.to_class
+                assert change.evidence == pytest.approx(result.gro.mask_shares[change.index], abs=1e-4)
+            elif change.source is ChangeSource.LRO:
+                obj = result.objects[change.index]
+                assert obj.uses_refined and obj.class_id == change.to_class
+        weak = sum(change.pixels * (1 - change.evidence) for change in result.changes) / result.baseline.size
+        assert 0.0 <= result.risk <= float(changed.mean()) + 1e-9
+        assert result.risk == pytest.approx(weak, abs=1e-5)

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from . import weights
-from .config import GroConfig, LroConfig, RefineConfig
+from .options import Section, add_arguments, check_label_ids, settings_from_args
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
-
-
-def _ids(text: str) -> tuple[int, ...]:
-    """Comma-separated non-negative class ids ("255", "0,255", "" for none)."""
-    try:
-        ids = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated class ids, got {text!r}") from None
-    if any(value < 0 for value in ids):
-        raise argparse.ArgumentTypeError(f"class ids must not be negative, got {text!r}")
-    return ids
 
 
 def _bounded(kind: type, low: float | None = None, high: float | None = None, *, low_open: bool = False):
@@ -33,7 +22,10 @@ def _bounded(kind: type, low: float | None = None, high: float | None = None, *,
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'}, got {text!r}") \
+                from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         too_low = low is not None and (value <= low if low_open else value < low)
         if too_low or (high is not None and value > high):
             lower = "" if low is None else f"{'>' if low_open else '>='} {low}"
@@ -44,27 +36,16 @@ def _bounded(kind: type, low: float | None = None, high: float | None = None, *,
     return parse
 
 
-def _model_types() -> list[str]:
-    from .models import MODEL_SPECS
-
-    return list(MODEL_SPECS)
+def _folder(text: str) -> Path:
+    """An argparse type: a non-empty path."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    return Path(text)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=_model_types(), default=None, metavar="TYPE",
-                        help="model type (default: vit_t MobileSAM, or inferred from --checkpoint): "
-                        + ", ".join(_model_types()))
-    parser.add_argument("--checkpoint", type=Path, default=None, help="a SAM-family checkpoint file")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--embedding-cache", type=Path, default=None, help="folder for an on-disk embedding cache")
-
-
-def _refine_config(args: argparse.Namespace) -> RefineConfig:
-    lro = LroConfig(enabled=not args.no_lro, object_mode=args.object_mode, min_object_area=args.min_object_area,
-                    iou_threshold=args.iou_threshold, fallback=args.fallback)
-    gro = replace(GroConfig(), profile="off" if args.no_gro else args.profile, min_vote_share=args.min_vote_share,
-                  max_mask_fraction=args.max_mask_fraction)
-    return RefineConfig(lro=lro, gro=gro, ignore_ids=args.ignore_index, background_ids=args.background)
+    add_arguments(parser, [Section.MODEL])  # --model, --checkpoint, --device (uosam_core/options.py)
+    parser.add_argument("--embedding-cache", type=_folder, default=None, help="folder for an on-disk embedding cache")
 
 
 def _cmd_refine(args: argparse.Namespace) -> int:
@@ -72,9 +53,9 @@ def _cmd_refine(args: argparse.Namespace) -> int:
     from .embedding_cache import EmbeddingCache
     from .pairing import check_folders
 
-    config = _refine_config(args)
-    if args.label_encoding == "ids" and any(value > 255 for value in config.ignore_ids + config.background_ids):
-        raise ValueError("--ignore-index / --background ids above 255 cannot occur in 8-bit label maps")
+    settings = settings_from_args(args)
+    config = settings.config
+    check_label_ids(settings, args.label_encoding)
     check_folders(args.images, args.labels, args.out)
     cache_bytes = int(args.embedding_cache_gb * 1024**3)
     cache = EmbeddingCache(disk_dir=args.embedding_cache, max_disk_bytes=cache_bytes)  # a file: exit 2 now
@@ -82,6 +63,10 @@ def _cmd_refine(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as problem:
         raise ValueError(f"{args.out}: cannot create the output folder ({problem.strerror or problem})") from None
+    try:
+        (args.out / ".uosam").mkdir(exist_ok=True)
+    except OSError as problem:
+        raise ValueError(f"{args.out}: cannot write in the output folder ({problem.strerror or problem})") from None
     options = {"label_encoding": args.label_encoding, "num_classes": args.num_classes, "overwrite": args.overwrite,
                "progress": not args.quiet, "threads": args.threads}
     if args.ray is not None:
@@ -103,6 +88,10 @@ def _cmd_refine(args: argparse.Namespace) -> int:
         print(f"uosam refine: interrupted; refined {counts['written']} this run, records and summary kept in "
               f"{args.out} (run again to resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if not any(counts.values()) and not summary.busy:
+        print(f"uosam refine: no image/label pairs found in {args.images} and {args.labels} (images and labels pair "
+              "by file name stem)", file=sys.stderr)
+        return EXIT_SKIPPED
     busy = f", busy {len(summary.busy)} (another live process is refining them)" if summary.busy else ""
     print(f"refined {counts['written']}, already done {counts['resumed']}, skipped {counts['skipped']}{busy} "
           f"in {summary.seconds:.1f} s -> {args.out}")
@@ -167,21 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("labels", type=Path)
     refine.add_argument("out", type=Path)
     _add_model_options(refine)
-    refine.add_argument("--profile", choices=["fast", "paper"], default="fast", help="GRO mask generation")
-    refine.add_argument("--no-lro", action="store_true", help="skip the local region optimizer")
-    refine.add_argument("--no-gro", action="store_true", help="skip the global region optimizer")
-    refine.add_argument("--min-vote-share", type=_bounded(float, 0.0, 1.0), default=GroConfig.min_vote_share,
-                        help="a GRO mask paints only when its winning class holds this share of its votes")
-    refine.add_argument("--max-mask-fraction", type=_bounded(float, 0.0, 1.0, low_open=True),
-                        default=GroConfig.max_mask_fraction,
-                        help="GRO masks covering more of the image do not vote (0.01 for near-exact baselines)")
-    refine.add_argument("--ignore-index", type=_ids, default="255", help="comma-separated ignore ids (default 255)")
-    refine.add_argument("--background", type=_ids, default="", help="comma-separated ids the LRO leaves alone")
     refine.add_argument("--num-classes", type=_bounded(int, 1), default=None, help="refuse labels with ids >= this")
-    refine.add_argument("--object-mode", choices=["class", "component"], default=LroConfig.object_mode)
-    refine.add_argument("--min-object-area", type=_bounded(int, 0), default=LroConfig.min_object_area)
-    refine.add_argument("--iou-threshold", type=_bounded(float, 0.0, 1.0), default=LroConfig.iou_threshold)
-    refine.add_argument("--fallback", choices=["baseline", "ignore"], default=LroConfig.fallback)
     refine.add_argument("--label-encoding", choices=["ids", "pass"], default="ids",
                         help="ids: 8-bit PNG ids; pass: RGB PNG with class = R + 256*G (ImageNet-S)")
     refine.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
@@ -196,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--workers", type=_bounded(int, 1), default=2, help="Ray workers (one model each)")
     refine.add_argument("--gpus-per-worker", type=_bounded(float, 0.0), default=0.0,
                         help="GPUs per Ray worker (e.g. 1, or 0.5)")
+    add_arguments(refine, [Section.LRO, Section.GRO, Section.LABELS])  # one definition: uosam_core/options.py
     refine.set_defaults(handler=_cmd_refine)
 
     evaluate = commands.add_parser("eval", help="score predicted label maps against ground truth")

@@ -51,6 +51,11 @@ class GroConfig:
     max_prompts: int = 64
     min_vote_share: float = 0.55  # a mask paints only when its winner holds a strict majority of its votes
     max_mask_fraction: float = 0.5  # masks covering more of the image than this do not vote (1.0: the paper)
+    # a region of another class with at least this share of its pixels inside a voting mask keeps its class
+    # (None: off; docs/decisions/0017); regions under keep_min_area_fraction of the image are repainted anyway
+    keep_whole_share: float | None = 0.5
+    keep_min_area_fraction: float = 0.0025
+    keep_feature_margin: float = 0.05  # ... and whose mean LCM of the winner is this much below the winner's own
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from torchvision.ops import batched_nms
 
 from .config import GroConfig
 from .engine import Embedding, Prompts, SamEngine  # encoder geometry: Embedding.crop_low_res only
-from .lro import upscale_dense
 from .masks import CompactMask, MaskStack
 from .result import GroResult
 from .sam_package import (
@@ -25,9 +24,10 @@ from .sam_package import (
     remove_small_regions,
     rle_to_mask,
 )
-from .voting import vote
+from .voting import vote, vote_options
 
 FAST_BATCH = 16
+UPSCALE_PIXELS = 16 * 1024 * 1024  # fast profile: kept masks upsampled together up to this many logits
 PAPER_BATCH_PIXELS = 4_000_000  # images larger than this run the paper profile's AMG with smaller batches
 
 
@@ -75,6 +75,12 @@ def _box_nms(masks: list[CompactMask], scores: list[float], config: GroConfig) -
     return MaskStack([masks[int(i)] for i in keep], masks[0].shape), score_tensor[keep].numpy()
 
 
+def _upscale_chunk(embedding: Embedding) -> int:
+    """Masks upsampled per call: at most UPSCALE_PIXELS float logits at the encoder and at the image size."""
+    largest = max(embedding.original_size[0] * embedding.original_size[1], embedding.encoder_size ** 2)
+    return max(1, UPSCALE_PIXELS // largest)
+
+
 def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, config: GroConfig,
                on_batch: Callable[[float], None] | None = None) -> tuple[MaskStack, np.ndarray, int]:
     """SAM masks from boundary-band points, skipping points already covered by kept masks.
@@ -117,11 +123,16 @@ def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, 
     logits = torch.cat(kept_logits)[:, None]  # M x 1 x 256 x 256
     cleaned: list[CompactMask] = []
     cleaned_scores: list[float] = []
-    for index, score in enumerate(torch.cat(kept_scores).tolist()):  # one full-resolution mask at a time
-        mask = _clean(upscale_dense(engine, embedding, logits[index: index + 1]), config)
-        if mask.any():
-            cleaned.append(CompactMask.from_dense(mask))
-            cleaned_scores.append(score)
+    scores_list = torch.cat(kept_scores).tolist()
+    chunk = _upscale_chunk(embedding)
+    for start in range(0, len(scores_list), chunk):  # a few full-resolution masks at a time
+        dense = engine.upscale(embedding, logits[start: start + chunk])[:, 0] > 0
+        for offset, score in enumerate(scores_list[start: start + chunk]):
+            mask = _clean(dense[offset].numpy(), config)
+            if mask.any():
+                cleaned.append(CompactMask.from_dense(mask))
+                cleaned_scores.append(score)
+        del dense
     if not cleaned:
         return MaskStack([], (height, width)), np.zeros(0, np.float32), spent
     masks, scores = _box_nms(cleaned, cleaned_scores, config)
@@ -161,8 +172,7 @@ def run_gro(engine: SamEngine, embedding: Embedding, image: np.ndarray, lro_labe
         masks, scores, spent = fast_masks(engine, embedding, lro_labels, config, on_batch)
     order = np.argsort(-masks.areas, kind="stable")
     masks, scores = masks.select(order), scores[order]
-    votes = vote(lro_labels, masks, ignore_ids=ignore_ids, min_share=config.min_vote_share,
-                 max_fraction=config.max_mask_fraction)
+    votes = vote(lro_labels, masks, ignore_ids=ignore_ids, **vote_options(config, lro_labels.size))
     return GroResult(profile=config.profile, masks=masks, mask_scores=scores, mask_classes=votes.classes,
                      mask_shares=votes.shares, mask_painted=votes.painted, prompt_count=spent,
                      encode_count=engine.encode_count - encodes_before)

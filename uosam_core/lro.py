@@ -159,16 +159,18 @@ def redecode_object(engine: SamEngine, embedding: Embedding, obj: ObjectResult, 
                           config, decision=obj.decision, edited=True)
 
 
-def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig) -> np.ndarray:
+def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroConfig,
+                source: np.ndarray | None = None) -> np.ndarray:
     """Paint the refined mask of every used object over the baseline (HxW int), largest first (so small
     objects stay on top); rejected objects are not painted, so their pixels keep the baseline unless
     a used object claims them. Pixels refined away and claimed by none become the fallback.
-    Returns a new HxW int32 map; masks are painted inside their boxes."""
+    Returns a new HxW int32 map; masks are painted inside their boxes. ``source`` (HxW int32), when
+    given, receives the index (in ``objects``) of the object that painted each pixel."""
     labels = baseline.astype(np.int32).copy()
     marks_unknown = config.fallback == "ignore"
     refined_away = np.zeros(baseline.shape, bool) if marks_unknown else None
     claimed = np.zeros(baseline.shape, bool) if marks_unknown else None
-    for obj in sorted(objects, key=lambda o: -o.area):
+    for position, obj in sorted(enumerate(objects), key=lambda item: -item[1].area):
         if not obj.uses_refined:
             continue
         if refined_away is not None and claimed is not None:
@@ -176,6 +178,8 @@ def compose_lro(baseline: np.ndarray, objects: list[ObjectResult], config: LroCo
                 refined_away[obj.baseline.slices] |= obj.baseline.crop() & ~obj.step2.window(obj.baseline.box)
             obj.step2.paint(claimed, True)
         obj.step2.paint(labels, obj.class_id)
+        if source is not None:
+            obj.step2.paint(source, position)
     if refined_away is not None and claimed is not None:
         labels[refined_away & ~claimed] = UNKNOWN
     return labels

@@ -8,18 +8,28 @@ from dataclasses import replace
 
 import numpy as np
 
+from .changes import risk, summarize
 from .config import RefineConfig
 from .engine import Embedding, SamEngine
 from .gro import run_gro
+from .lcm import GridMap
 from .lro import UNKNOWN, compose_lro, redecode_object, run_lro
 from .result import ObjectPrompts, RefineResult
-from .voting import fill_unknown, vote
+from .voting import fill_unknown, vote, vote_options
 
 Progress = Callable[[str, float], None]
 """Called with (stage, fraction done) at each step of a refinement; may raise :class:`Cancelled`."""
 
 # share of a typical CPU refinement spent before each stage (encode ~15%, LRO ~10%, GRO ~75%)
 _STAGE_START = {"encode": 0.0, "lro": 0.15, "gro": 0.25, "done": 1.0}
+
+
+def class_maps(objects: list) -> dict[int, GridMap]:
+    """Class id -> the LCM (grid) of that class's largest object."""
+    maps: dict[int, GridMap] = {}
+    for obj in sorted(objects, key=lambda o: o.area):
+        maps[obj.class_id] = obj.lcm_grid
+    return maps
 
 
 class Cancelled(Exception):
@@ -78,21 +88,28 @@ class Refiner:
 
     def recompose(self, result: RefineResult) -> RefineResult:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
-        re-voting the existing GRO masks (no decoding). Returns the same result, updated; the GRO's
-        vote maps are painted again only when read."""
+        re-voting the existing GRO masks (no decoding), and the change records and risk. Returns the
+        same result, updated; the GRO's vote maps are painted again only when read."""
         config = self.config
-        result.lro_labels = compose_lro(result.baseline, result.objects, config.lro)
+        lro_source = np.full(result.baseline.shape, -1, np.int32)
+        result.lro_labels = compose_lro(result.baseline, result.objects, config.lro, source=lro_source)
         labels = result.lro_labels
+        gro_source = gro_evidence = None
         if result.gro is not None and len(result.gro.masks):
-            votes = vote(result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids,
-                         min_share=config.gro.min_vote_share, max_fraction=config.gro.max_mask_fraction)
+            gro_source = np.full(result.baseline.shape, -1, np.int32)
+            votes = vote(result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids, source=gro_source,
+                         class_maps=class_maps(result.objects), **vote_options(config.gro, result.baseline.size))
             labels = votes.labels
+            gro_evidence = votes.shares
             result.gro = replace(result.gro, mask_classes=votes.classes, mask_shares=votes.shares,
                                  mask_painted=votes.painted, vote_class=None, vote_share=None)
         labels = fill_unknown(labels)
         if (labels == UNKNOWN).all():
             labels = result.baseline.copy()
         result.labels = labels
+        lro_evidence = np.array([obj.iou_with_baseline for obj in result.objects], np.float32)
+        result.changes = summarize(result.baseline, labels, lro_source, gro_source, lro_evidence, gro_evidence)
+        result.risk = risk(result.changes, result.baseline.size)
         return result
 
     def redecode(self, result: RefineResult, image: np.ndarray, object_index: int, prompts: ObjectPrompts

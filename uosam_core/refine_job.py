@@ -18,6 +18,7 @@ import numpy as np
 from .image_io import InputError, LabelFormat, check_pair, read_image, read_labels, write_labels
 from .jobs import Job, ModelIdentity, Settings
 from .records import Status, file_stat, sha256_file, sha256_if_unchanged
+from .result_store import ResultStore, StoreError, key_for_files
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,16 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
     seconds = time.perf_counter() - tick
     write_labels(job.output, result.labels, loaded.label_format)
     record = _base_record(job, context, Status.WRITTEN) | loaded.hashes
+    try:  # the app opens this image without refining it again (docs/decisions/0012)
+        stored_key = key_for_files(job.image, job.label, refiner, context.settings.label_encoding, loaded.hashes)
+        ResultStore(context.out_dir).save(job.key, stored_key, result)
+    except (OSError, StoreError) as problem:
+        record["result_not_stored"] = str(problem)
     record |= {"output_sha256": sha256_file(job.output), "output_stat": file_stat(job.output)}
     record["stats"] = {
         "seconds": round(seconds, 3),
         "changed_fraction": round(float(result.changed_fraction), 5),
+        "risk": round(float(result.risk), 6),
         "objects": len(result.objects),
         "accepted": sum(bool(obj.uses_refined) for obj in result.objects),
         "gro_masks": 0 if result.gro is None else len(result.gro.masks),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .changes import RegionChange
 from .lcm import GridMap
 from .masks import CompactMask, MaskStack
 from .voting import vote_at, vote_maps
@@ -156,6 +157,8 @@ class RefineResult:
     gro: GroResult | None
     labels: np.ndarray  # HxW int32 final labels
     timings: dict[str, float] = field(default_factory=dict)
+    changes: list[RegionChange] = field(default_factory=list)  # why each changed region changed, largest first
+    risk: float = 0.0  # share of the image changed against weak evidence (changes.risk), in [0, 1]
 
     @property
     def changed_fraction(self) -> float:

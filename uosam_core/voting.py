@@ -6,11 +6,15 @@ maps are painted only when asked for (:func:`vote_maps`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
+from .coherence import RegionIndex
+from .config import GroConfig
+from .lcm import GridMap
 from .masks import MaskStack
 
 
@@ -33,14 +37,21 @@ def as_stack(masks: MaskStack | np.ndarray) -> MaskStack:
 
 
 def vote(lro_labels: np.ndarray, masks: MaskStack | np.ndarray, *, ignore_ids: tuple[int, ...],
-         min_share: float = 0.0, max_fraction: float = 1.0) -> Votes:
+         min_share: float = 0.0, max_fraction: float = 1.0, keep_whole_share: float | None = None,
+         keep_min_area: int = 0, keep_feature_margin: float = 0.0, class_maps: Mapping[int, GridMap] | None = None,
+         source: np.ndarray | None = None) -> Votes:
     """Paint masks (M masks of the HxW image, largest first) with their majority class.
 
     Pixels with a negative label (unknown) or an ignore id do not vote. A mask whose winner holds
     less than ``min_share`` of its voters, or that covers more than ``max_fraction`` of the image,
-    is not painted (its class and share are still reported). ``lro_labels`` is not modified.
+    is not painted (its class and share are still reported). With ``keep_whole_share``, a region of
+    another class with at least that share of its pixels inside the mask and ``keep_min_area``
+    pixels keeps its class (:mod:`.coherence`), if ``class_maps`` (class id -> LCM) show it less like
+    the winner than the winner's own pixels by ``keep_feature_margin``. ``source`` (HxW int32), when given, receives the
+    index of the mask that painted each pixel. ``lro_labels`` is not modified.
     """
     stack = as_stack(masks)
+    regions = RegionIndex(lro_labels, ignore_ids) if keep_whole_share is not None else None
     labels = lro_labels.astype(np.int32).copy()
     voters = (lro_labels >= 0) & ~np.isin(lro_labels, ignore_ids)
     classes = np.full(len(stack), -1, np.int32)
@@ -61,9 +72,21 @@ def vote(lro_labels: np.ndarray, masks: MaskStack | np.ndarray, *, ignore_ids: t
         classes[index], shares[index] = winner, share
         if share < min_share or mask.area / pixels > max_fraction:
             continue
+        if regions is not None:
+            crop = crop & ~regions.kept(crop, window, winner, keep_whole_share, keep_min_area, class_maps,
+                                          keep_feature_margin)
         labels[window][crop] = winner
+        if source is not None:
+            source[window][crop] = index
         painted[index] = True
     return Votes(labels, classes, shares, painted)
+
+
+def vote_options(config: GroConfig, pixels: int) -> dict:
+    """The :func:`vote` keyword options of a GRO configuration, for an image of ``pixels`` pixels."""
+    return {"min_share": config.min_vote_share, "max_fraction": config.max_mask_fraction,
+            "keep_whole_share": config.keep_whole_share, "keep_feature_margin": config.keep_feature_margin,
+            "keep_min_area": int(round(config.keep_min_area_fraction * pixels))}
 
 
 def vote_maps(masks: MaskStack | np.ndarray, classes: np.ndarray, shares: np.ndarray, painted: np.ndarray

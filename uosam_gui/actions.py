@@ -19,6 +19,8 @@ SHORTCUTS = (
     ("H", "cycle the heatmap (LCM, vote share, none)"), ("G", "toggle the GRO mask outlines"),
     ("V / B / E / F", "prompt tool / brush / eraser / fill"), ("[ and ]", "brush smaller / larger (screen pixels)"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"), ("Ctrl+S", "save this image's labels"),
+    ("Ctrl+R", "refine all images in the background (again: stop); stored results are not redone"),
+    ("Ctrl+,", "refinement settings (model, GRO profile, thresholds, ids); refine this image or all again"),
     ("Ctrl+E", "export the cleaned label folder"), ("Ctrl+0", "fit the image to the window"),
     ("Esc", "deselect the object; stop refining the shown image (what is shown stays)"), ("F1", "this help"),
     ("Prompt tool", "click an object to select it; inside its box, left click: positive point, right click: "
@@ -40,6 +42,8 @@ class Actions:
         self.open = self._add("Open data set...", h["open"], "Ctrl+O", file_menu)
         self.recent_menu = QMenu("Open recent", window)
         file_menu.addMenu(self.recent_menu)
+        self.open_gt = self._add("Open ground truth...", h["open_gt"], None, file_menu)
+        self.load_classes = self._add("Load classes...", h["load_classes"], None, file_menu)
         self.save = self._add("Save labels", h["save"], "Ctrl+S", file_menu)
         self.export = self._add("Export cleaned labels...", h["export"], "Ctrl+E", file_menu)
         file_menu.addSeparator()
@@ -62,6 +66,8 @@ class Actions:
         self.next = self._add("Next image", lambda: h["step"](1), ["N", "PgDown"], image_menu)
         self.previous = self._add("Previous image", lambda: h["step"](-1), ["P", "PgUp"], image_menu)
         self.rerun = self._add("Refine again", h["rerun"], None, image_menu)
+        self.settings = self._add("Refinement settings...", h["settings"], "Ctrl+,", image_menu)
+        self.refine_all = self._add("Refine all images (background)", h["refine_all"], "Ctrl+R", image_menu)
         self.cancel = self._add("Deselect / cancel refinement", h["cancel"], "Esc", image_menu)
         self._add("Keyboard shortcuts", h["help"], "F1", help_menu)
 
@@ -85,7 +91,8 @@ class Actions:
         self.save.setEnabled(document is not None)
         self.undo.setEnabled(document is not None and bool(document.undo_stack))
         self.redo.setEnabled(document is not None and bool(document.redo_stack))
-        for action in (self.export, self.next, self.previous, self.rerun):
+        for action in (self.export, self.next, self.previous, self.rerun, self.refine_all, self.open_gt,
+                       self.load_classes):
             action.setEnabled(has_session)
 
     def fill_recent(self, paths: list[str]) -> None:

@@ -21,7 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(default: LABELS-uosam beside the labels folder)")
     parser.add_argument("--session", type=Path, help="resume a session file (uosam-session.json)")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo (3 COCO-Stuff images, STEGO labels)")
-    parser.add_argument("--classes", type=Path, help="classes.json with class names (and palette)")
+    parser.add_argument("--classes", type=Path, help="class names / colours: classes.json, a .txt list (one name "
+                                                     "per line) or a palette-mode label PNG")
+    parser.add_argument("--gt", type=Path, metavar="DIR", help="ground-truth label folder: per-image and total mIoU "
+                                                               "of baseline and current labels, as uosam eval")
+    parser.add_argument("--num-classes", type=int, default=None,
+                        help="class count for --gt scores (default: the classes file's, else inferred from the GT)")
     parser.add_argument("--label-encoding", choices=("ids", "pass"), default="ids",
                         help="ids: 8-bit L/P PNGs; pass: ImageNet-S RGB labels, class = R + 256*G")
     parser.add_argument("--ignore-index", type=int, default=None,
@@ -53,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if bool(args.images) != bool(args.labels):
         print("uosam-gui: give both IMAGES and LABELS folders (or --demo)", file=sys.stderr)
+        return 2
+    early = _early_problem(args)
+    if early:
+        print(f"uosam-gui: {early}", file=sys.stderr)
         return 2
     from .session import writable_problem
 
@@ -93,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             # an unwritable output folder is refused by Session.open: the window says so (and may offer
             # another folder) instead of the app aborting
             opened = window.open_dataset(*dataset, classes_file=args.classes, label_encoding=args.label_encoding)
+        if opened and args.gt:
+            opened = window.gt.open(args.gt, args.num_classes)
         if args.screenshot:
             if not opened:
                 print(f"uosam-gui: {window.messages[-1] if window.messages else 'nothing opened'}",
@@ -103,6 +114,24 @@ def main(argv: list[str] | None = None) -> int:
         return app.exec()
     finally:
         controller.shutdown()  # never leave the worker threads running (Qt aborts on that)
+
+
+def _early_problem(args: argparse.Namespace) -> str | None:
+    """One line when --classes, --gt or --num-classes cannot be used (checked before the window opens)."""
+    from uosam_core.image_io import InputError
+
+    from .classes import read_class_file
+
+    if args.num_classes is not None and args.num_classes < 1:
+        return f"--num-classes must be at least 1, got {args.num_classes}"
+    if args.gt is not None and not args.gt.is_dir():
+        return f"{args.gt}: ground-truth folder not found"
+    if args.classes is not None:
+        try:
+            read_class_file(args.classes)
+        except InputError as problem:
+            return str(problem)
+    return None
 
 
 def _screenshot(app, window, target: Path, timeout: float, timer_class) -> int:

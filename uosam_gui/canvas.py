@@ -103,6 +103,7 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         self._stroke: list[tuple[int, int]] = []
         self._stroke_radius = 1
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_scene_click)
 
     # ---------------------------------------------------------------- layers
     def set_image(self, photo: Layer | None, shape: tuple[int, int] | None = None) -> None:
@@ -260,6 +261,20 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
             self._emit_prompts()
             return True
         return False
+
+    def _on_scene_click(self, event) -> None:
+        """A left click no item used (beside the view box: the colour bar's column, the margins) counts as
+        a click beside the image, except on the colour bar's gradient itself."""
+        if event.isAccepted() or event.button() != Qt.MouseButton.LeftButton or self.image_shape is None:
+            return
+        position = event.scenePos()
+        if self.view.sceneBoundingRect().contains(position):
+            return  # the view box had it (handle_click decides there)
+        bar = self.colorbar.bar
+        if self.colorbar.isVisible() and bar.sceneBoundingRect().contains(position):
+            return
+        event.accept()
+        self.emptyClicked.emit()
 
     def remove_nearest_point(self, x: float, y: float) -> bool:
         """Remove the prompt point nearest to (x, y) within ``REMOVE_RADIUS_PX`` screen pixels."""

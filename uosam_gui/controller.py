@@ -11,6 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from uosam_core.config import RefineConfig
+from uosam_core.options import RefineSettings
+from uosam_core.pipeline import Refiner
 from uosam_core.result import ObjectPrompts
 
 from .document import ImageDocument
@@ -24,6 +26,7 @@ class RefineController(QObject):
     documentReady = Signal(str, object)  # key, ImageDocument (also for prefetched images)
     progress = Signal(str, str, float)  # key, stage, fraction (of the running, wanted job)
     failed = Signal(str, str)  # key ("" for the model), message
+    cancelled = Signal(str)  # key: a refinement stopped (Esc, Cancel, other settings) and none of it runs on
     redecoded = Signal(str, int, float)  # key, object index, seconds in the worker
     modelReady = Signal(str)
     busyChanged = Signal(bool)
@@ -40,11 +43,15 @@ class RefineController(QObject):
         super().__init__()
         self.model = SharedModel(model_type, checkpoint, device, config)
         self.threads: list[QThread] = []
-        self.worker = self._start_worker("uosam-background")  # load, refine, prefetch, export
+        self.workers: list[RefineWorker] = []
+        self.worker = self._start_worker("uosam-background")  # refine, prefetch
+        # the model loads on its own thread, so a stored result is shown while it loads (worker.refine)
+        self.loader = self._start_worker("uosam-model")
         self.interactive_worker = self._start_worker("uosam-interactive")  # re-decoding edited objects
+        self.batch_worker = self._start_worker("uosam-batch")  # Refine all and export, at the lowest priority
         self._refine.connect(self.worker.refine)
-        self._export.connect(self.worker.export)
-        self._load.connect(self.worker.load_model)
+        self._export.connect(self.batch_worker.export)
+        self._load.connect(self.loader.load_model)
         self._redecode.connect(self.interactive_worker.redecode)
         self._tokens = itertools.count(1)
         self.documents: OrderedDict[str, ImageDocument] = OrderedDict()
@@ -73,12 +80,40 @@ class RefineController(QObject):
         worker.exportFinished.connect(self.exportFinished)
         thread.start()
         self.threads.append(thread)
+        self.workers.append(worker)
         return worker
 
     # ---------------------------------------------------------------- requests
     def load_model(self) -> None:
         """Start loading the model in the background."""
         self._load.emit()
+
+    @property
+    def settings(self) -> RefineSettings:
+        """The model and refinement settings new jobs use."""
+        model = self.model
+        return RefineSettings(model.model_type, model.checkpoint, model.device, model.config)
+
+    def configure(self, settings: RefineSettings) -> bool:
+        """Use ``settings`` from the next job on: running refinements are cancelled, cached documents made
+        with other settings are dropped (not the shown or pinned ones), and another model is loaded in the
+        background when the model changed. Returns whether a model is loaded anew."""
+        old, previous = self.model, self.settings
+        if settings == previous:
+            return False
+        reload = settings.model_key != previous.model_key
+        new = SharedModel(settings.model_type, settings.checkpoint, settings.device, settings.config)
+        if not reload and old.refiner is not None:
+            new.refiner = Refiner(old.refiner.engine, settings.config)  # same engine, other options
+        self.cancel()
+        self.model = new
+        for worker in self.workers:
+            worker.model = new
+        for key in [k for k in self.documents if k not in self.pinned and k != self.wanted_key]:
+            del self.documents[key]
+        if reload:
+            self.load_model()
+        return reload
 
     @property
     def busy(self) -> bool:
@@ -111,13 +146,15 @@ class RefineController(QObject):
         self.wanted_key = key
         for token in list(self.in_flight):
             self._cancel(token)
-        self._replacing.add(self._start(key, session))
+        self._replacing.add(self._start(key, session, fresh=True))
 
-    def _start(self, key: str, session: Session) -> int:
+    def _start(self, key: str, session: Session, fresh: bool = False) -> int:
         token = next(self._tokens)
         self.in_flight[token] = key
         self.busyChanged.emit(True)
-        self._refine.emit(token, key, copy.deepcopy(session))
+        snapshot = copy.deepcopy(session)
+        snapshot.fresh_keys = {key} if fresh else set()  # fresh: refine even when a stored result matches
+        self._refine.emit(token, key, snapshot)
         return token
 
     def _cancel(self, token: int) -> None:
@@ -153,12 +190,13 @@ class RefineController(QObject):
         return token
 
     def cancel_export(self, token: int) -> None:
-        """Stop an export after the current image."""
-        self.worker.cancel(token)
+        """Stop an export (inside a refinement it needs, at its next step)."""
+        self.batch_worker.cancel(token)
 
     def shutdown(self) -> None:
         """Cancel everything and stop the thread (waits for the running step to end)."""
         self.cancel()
+        self.batch_worker.cancel_all()
         for thread in self.threads:
             thread.quit()
         for thread in self.threads:
@@ -196,7 +234,14 @@ class RefineController(QObject):
             self.failed.emit(key, message)
 
     def _on_cancelled(self, token: int, key: str) -> None:
+        wanted = token in self.in_flight
         self._finish(token)
+        if wanted and not self.refining(key):
+            self.cancelled.emit(key)
+
+    def refining(self, key: str) -> bool:
+        """Whether a refinement of ``key`` is queued or running and not cancelled."""
+        return any(other == key and token not in self._cancelled for token, other in self.in_flight.items())
 
     def _redecode_key(self, token: int) -> tuple[str, int] | None:
         for pair, wanted in self._redecode_tokens.items():

@@ -70,6 +70,7 @@ class ImageDocument:
         self.pixel_revision = 0  # bumped on every pixel change (the session rewrites edits only then)
         self.edits_on_disk: tuple[str, int] | None = None  # (edits file, pixel revision) known to be on disk
         self.notices: list[str] = []  # lines for the user from restoring the document (e.g. edits set aside)
+        self.store_notices: list[str] = []  # lines about the stored result (stale, not stored): past once shown
 
     # ------------------------------------------------------------------ reading
     @property

@@ -1,8 +1,9 @@
 """Export of a cleaned label folder with a log of every decision (Qt-free).
 
 Each image's labels come from: the open document (what the window shows), else its session
-record re-applied to a fresh refinement, else (never reviewed) the refinement or the baseline,
-as the user chose. The log makes the folder reproducible: per image its source, and per object
+record re-applied to its refinement (the stored result in ``OUT/.uosam/results`` when it matches;
+refined now only when none does), else (never reviewed) the refinement, the baseline, or nothing
+(skipped), as the user chose. The log makes the folder reproducible: per image its source, and per object
 its classes, verdict, decision and edited prompts.
 """
 
@@ -15,14 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 
 from uosam_core.image_io import InputError, read_labels
-from uosam_core.pipeline import Refiner
+from uosam_core.pipeline import Cancelled, Progress, Refiner
 
 from .document import NO_EDIT, ImageDocument, prompts_to_dict
 from .output_files import SaveError, writable_problem, write_label_file, write_text_file
 from .session import ImageRecord, ImageState, Session
 
 LOG_NAME = "uosam-export-log.json"
-UNREVIEWED_CHOICES = ("refined", "baseline")
+UNREVIEWED_CHOICES = ("refined", "baseline", "skip")
 
 
 class LabelSource(StrEnum):
@@ -32,6 +33,7 @@ class LabelSource(StrEnum):
     REVIEWED = "reviewed"  # saved by the user without changes: the refinement
     REFINED = "refined (not reviewed)"
     BASELINE = "baseline (not reviewed)"
+    SKIPPED = "not exported (not reviewed)"
 
 
 def _object_log(document: ImageDocument) -> list[dict]:
@@ -55,17 +57,20 @@ def _source(record: ImageRecord, document: ImageDocument | None, unreviewed: str
         return LabelSource.EDITED
     if record.state == ImageState.REVIEWED or (record.saved and record.state == ImageState.EDITED):
         return LabelSource.REVIEWED
-    return LabelSource.REFINED if unreviewed == "refined" else LabelSource.BASELINE
+    return {"refined": LabelSource.REFINED, "baseline": LabelSource.BASELINE}.get(unreviewed, LabelSource.SKIPPED)
 
 
 def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewed: str = "refined",
                   documents: Mapping[str, ImageDocument] | None = None,
                   progress: Callable[[int, int, str], None] | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> dict:
+                  cancelled: Callable[[], bool] = lambda: False, refine_progress: Progress | None = None) -> dict:
     """Write every image's final labels to ``target`` (same relative names, input formats) and the log.
 
-    ``unreviewed`` says what an image without changes in effect and never saved gets: "refined" or
-    "baseline". Returns the log (also written to ``target/uosam-export-log.json``). A bad input image
+    ``unreviewed`` says what an image without changes in effect and never saved gets: "refined" (its
+    stored result, refined now when there is none), "baseline", or "skip" (not written; listed in the
+    log's ``not_exported``). ``refine_progress`` is passed to each refinement the export needs (it may
+    raise Cancelled: the export stops there, incomplete). A missing ``target`` folder is created.
+    Returns the log (also written to ``target/uosam-export-log.json``). A bad input image
     is skipped and listed; a file that cannot be written stops the export with a SaveError (one line).
     """
     if unreviewed not in UNREVIEWED_CHOICES:
@@ -77,7 +82,7 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
     if problem:
         raise SaveError(problem)
     documents = documents or {}
-    entries, skipped = [], []
+    entries, skipped, not_exported = [], [], []
     keys = session.keys()
     started = time.perf_counter()
     for number, key in enumerate(keys):
@@ -91,6 +96,9 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
                 raise InputError(f"{record.image or record.label}: {record.error}")
             document = documents.get(key)
             source = _source(record, document, unreviewed)
+            if source == LabelSource.SKIPPED:
+                not_exported.append(key)
+                continue
             if source == LabelSource.BASELINE:
                 baseline, label_format = read_labels(record.label, encoding=session.label_encoding)
                 write_label_file(target / f"{key}.png", baseline, label_format)
@@ -98,12 +106,14 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
                                 "changed_fraction": 0.0})
                 continue
             if document is None:
-                document = session.open_document(key, refiner)
+                document = session.open_document(key, refiner, progress=refine_progress)
             write_label_file(target / f"{key}.png", document.labels, document.label_format)
             changed = float((document.labels != document.result.baseline).mean())
             entries.append({"key": key, "source": source, "objects": _object_log(document),
                             "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
                             "changed_fraction": round(changed, 5)})
+        except Cancelled:
+            break
         except SaveError:
             raise  # the target cannot be written: every further image would fail the same way
         except Exception as problem:  # noqa: BLE001 - one bad image must not stop the export
@@ -113,6 +123,7 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
     log = {"exported": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.perf_counter() - started, 2),
            "images": str(session.images), "labels": str(session.labels), "session": str(session.path),
            "model": refiner.engine.model_id, "config": refiner.config.to_dict(), "unreviewed": unreviewed,
-           "complete": len(entries) + len(skipped) == len(keys), "entries": entries, "skipped": skipped}
+           "complete": len(entries) + len(skipped) + len(not_exported) == len(keys), "entries": entries,
+           "skipped": skipped, "not_exported": not_exported}
     write_text_file(target / LOG_NAME, json.dumps(log, indent=1))
     return log

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject
 
 from . import layers
 from .canvas import LabelCanvas
-from .object_panel import Legend
+from .legend import Legend
 from .review_state import Heatmap, Overlay, ReviewState
 
 
@@ -30,6 +30,8 @@ class LayerPresenter(QObject):
         state.contentChanged.connect(self._on_content)
         state.selectionChanged.connect(self._on_selection)
         state.overlayChanged.connect(self.draw_overlay)
+        state.classesChanged.connect(self.draw_overlay)  # colours loaded, a class shown or hidden
+        state.classesChanged.connect(self.draw_legend)
         state.heatmapChanged.connect(self.draw_heatmap)
         state.opacityChanged.connect(self.canvas.set_overlay_opacity)
         state.outlinesChanged.connect(self.draw_outline)
@@ -188,4 +190,4 @@ class LayerPresenter(QObject):
             return
         step = self.step
         labels = self._final_small() if state.document is not None else state.preview.baseline[::step, ::step]
-        self.legend.show_classes(classes, layers.class_shares(labels, classes.ignore_ids))
+        self.legend.show_classes(classes, layers.class_shares(labels, ()))  # ignore ids too: they can be shown

@@ -54,7 +54,7 @@ def final_labels(labels: np.ndarray, pixel_edits: np.ndarray, step: int) -> np.n
 
 
 def label_colors(classes: ClassTable, labels: np.ndarray) -> np.ndarray:
-    """HxWx4 uint8 class colours (ignore and negative ids transparent; ids above 255 reuse the colours
+    """HxWx4 uint8 class colours (hidden and negative ids transparent; ids above 255 reuse the colours
     modulo 256), as :meth:`ClassTable.rgba` gives them, with one table lookup per pixel.
 
     >>> from uosam_gui.classes import generated_palette
@@ -68,7 +68,7 @@ def label_colors(classes: ClassTable, labels: np.ndarray) -> np.ndarray:
     lut = np.zeros((ids.size, 4), np.uint8)
     lut[:, :3] = classes.colors[ids % 256]
     lut[:, 3] = 255
-    lut[(ids < 0) | np.isin(ids, classes.ignore_ids)] = 0
+    lut[(ids < 0) | np.isin(ids, classes.transparent_ids)] = 0  # ignore ids and classes the user hid
     return lut[labels - min(low, 0)] if low < 0 else lut[labels]
 
 

@@ -11,32 +11,40 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
-    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from .actions import SHORTCUTS, Actions
+from .actions import Actions
 from .canvas import LabelCanvas
+from .classes_flow import ClassesFlow
 from .controller import RefineController
 from .editing import Editor
 from .export_flow import ExportFlow
 from .file_panel import FilePanel
+from .gt_flow import GtFlow
+from .keyboard_review import KeyboardReview, find_menu
 from .layer_presenter import LayerPresenter
 from .layers import edges  # noqa: F401 - re-exported for callers that draw outlines like the window
+from .legend import Legend
 from .notifications import Banner, Level, Notifier
-from .object_panel import Legend, ObjectPanel
+from .object_panel import ObjectPanel
+from .refine_all import RefineAll
 from .review import Reviewer
 from .review_state import ReviewState
+from .settings_dialog import SettingsFlow
 from .view_controls import ViewControls
 
+CANVAS_MIN_SIZE = (420, 300)  # the image area never gets smaller; the window's minimum size follows
+CANVAS_SHARE = 0.55  # the side panels shrink when the image area would get less of the window's width
+PANEL_MIN_WIDTH = 170  # each side panel's narrowest (its texts elide or scroll)
+DOCK_SEPARATORS_PX = 6
 STAGE_NAMES = {"model": "loading model", "encode": "encoding image", "lro": "LRO", "gro": "GRO", "done": "done"}
 
 
@@ -55,14 +63,26 @@ class MainWindow(QMainWindow):
                                  self)
         self.editor = Editor(self.state, controller, self.notifier, self.reviewer)
         self.exporter = ExportFlow(self.reviewer, controller, self.notifier, self)
+        self.refine_all = RefineAll(self.reviewer, controller, self.notifier, self.file_panel, self)
         self.presenter = LayerPresenter(self.state, self.canvas, self.legend)
+        self.gt = GtFlow(self.state, self.reviewer, controller, self.file_panel, self.notifier, self.statusBar(), self)
+        self.class_loader = ClassesFlow(self.state, self.notifier, self.legend, self)
+        self.settings_flow = SettingsFlow(self.state, self.reviewer, controller, self.notifier, self.statusBar(), self,
+                                          refine_all=self.refine_all)
         self.menu_actions = Actions(self, self.state, {
             "open": self.choose_dataset, "open_session": self.reviewer.open_session_file,
             "save": self.reviewer.save_current, "export": self.exporter.choose, "undo": self.editor.undo,
             "redo": self.editor.redo, "decide": self.editor.decide, "fit": self.canvas.fit,
             "step": self.reviewer.step_image,
-            "rerun": self.reviewer.rerun, "cancel": self.reviewer.cancel, "help": self.show_help})
+            "refine_all": self.refine_all.toggle,
+            "rerun": self.reviewer.rerun, "cancel": self.reviewer.cancel, "help": self.show_help,
+            "open_gt": self.gt.choose, "load_classes": self.class_loader.choose,
+            "settings": self.settings_flow.open_dialog})
         self._wire()
+        self._add_panel_toggles()
+        self.review_keys = KeyboardReview(self)  # J/K objects, accept and next, zoom, split view, help
+        self.refine_all.runningChanged.connect(lambda running: self.menu_actions.refine_all.setText(
+            "Stop refining all" if running else "Refine all images (background)"))
         self.menu_actions.fill_recent(self.reviewer.recent.paths())
         self.menu_actions.update()
 
@@ -84,8 +104,8 @@ class MainWindow(QMainWindow):
         for name in ("overlay_combo", "opacity_slider", "heatmap_combo", "outline_check", "tool_combo",
                      "paint_class_combo", "brush_spin"):
             setattr(self, name, getattr(self.controls, name))
+        self.canvas.setMinimumSize(*CANVAS_MIN_SIZE)
         right = QWidget()
-        right.setMinimumWidth(430)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(QLabel("Objects (LRO)"))
@@ -93,13 +113,17 @@ class MainWindow(QMainWindow):
         right_layout.addWidget(self.controls)
         right_layout.addWidget(QLabel("Classes"))
         right_layout.addWidget(self.legend, 2)
+        self.docks: list[QDockWidget] = []
         for title, widget, area in (("Images", self.file_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Review", right, Qt.DockWidgetArea.RightDockWidgetArea)):
+            widget.setMinimumWidth(PANEL_MIN_WIDTH)
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
-            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetClosable)  # View > Panels brings it back
             self.addDockWidget(area, dock)
+            self.docks.append(dock)
         self.hover_label = QLabel("")
         self.progress_bar = QProgressBar(maximum=100)
         self.progress_bar.setFixedWidth(330)
@@ -109,9 +133,41 @@ class MainWindow(QMainWindow):
         for widget in (self.hover_label, self.progress_bar, self.cancel_button):
             self.statusBar().addPermanentWidget(widget)
 
+    def _add_panel_toggles(self) -> None:
+        """View > Panels: show / hide (collapse) the side panels; the image area takes their room."""
+        view_menu = find_menu(self, "View")
+        if view_menu is None:
+            return
+        panels = view_menu.addMenu("Panels")
+        for dock in self.docks:
+            panels.addAction(dock.toggleViewAction())
+
+    def _balance_docks(self) -> None:
+        """Give the image area at least CANVAS_SHARE of the width: shrink the visible side panels (in
+        proportion, not below their minimum) when they take more. Wider canvases are left as the user set."""
+        docks = [dock for dock in self.docks if dock.isVisible() and not dock.isFloating()]
+        if not docks:
+            return
+        taken = sum(dock.width() for dock in docks)
+        allowed = int(self.width() * (1.0 - CANVAS_SHARE)) - DOCK_SEPARATORS_PX * len(docks)
+        if taken <= allowed or taken <= 0:
+            return
+        widths = [max(dock.minimumSizeHint().width(), int(dock.width() * allowed / taken)) for dock in docks]
+        self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """The image area keeps priority when the window gets smaller."""
+        super().resizeEvent(event)
+        self._balance_docks()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        self._balance_docks()
+
     def _wire(self) -> None:
         state, c, canvas, editor, reviewer = self.state, self.controller, self.canvas, self.editor, self.reviewer
         state.sessionChanged.connect(self._on_session)
+        state.classesChanged.connect(self._on_classes)
         state.documentChanged.connect(self._on_document)
         state.contentChanged.connect(lambda: self.object_panel.set_objects(self._objects(), state.selected))
         state.selectionChanged.connect(self.object_panel.show_selection)
@@ -148,6 +204,13 @@ class MainWindow(QMainWindow):
         self.file_panel.set_records(session.records if session is not None else {})
         if session is not None:
             self.setWindowTitle(f"uosam - {session.images} ({len(session.records)} images)")
+
+    def _on_classes(self) -> None:
+        """Class names, colours or hidden classes changed: the object table and the scores follow (the
+        controls, overlay and legend follow the state themselves)."""
+        self.object_panel.set_classes(self.state.classes)
+        self.object_panel.set_objects(self._objects(), self.state.selected)
+        self.gt.classes_changed()
 
     def _on_document(self) -> None:
         self.object_panel.set_objects(self._objects(), self.state.selected)
@@ -214,16 +277,8 @@ class MainWindow(QMainWindow):
             self.reviewer.open_dataset(Path(images), Path(labels), Path(out))
 
     def show_help(self) -> None:
-        """A non-modal dialog listing the shortcuts and the workflow."""
-        dialog = QDialog(self)
-        dialog.setWindowTitle("uosam-gui: keyboard shortcuts")
-        browser = QTextBrowser()
-        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
-        browser.setHtml(f"<table cellpadding=4>{rows}</table>")
-        QVBoxLayout(dialog).addWidget(browser)
-        dialog.resize(620, 560)
-        dialog.show()
-        self.help_dialog = dialog
+        """The help page (non-modal): first steps, then every shortcut."""
+        self.help_dialog = self.review_keys.show_help()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         """Save what can be saved; ask before losing edits that could not be written; stop the workers."""

@@ -12,6 +12,14 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusB
 INFO_SECONDS = 8
 
 
+def image_topic(key: str) -> str:
+    """The topic of warnings about one image's refinement (they go when another image is shown)."""
+    return f"{IMAGE_TOPIC_PREFIX}{key}"
+
+
+IMAGE_TOPIC_PREFIX = "image:"
+
+
 class Level(IntEnum):
     """How much a message matters."""
 
@@ -75,6 +83,16 @@ class Notifier(QObject):
     def resolve(self, topic: str) -> None:
         """The problem ``topic`` is gone (e.g. a save worked): hide its standing message, if it is shown."""
         if self.standing is not None and self.standing_topic == topic:
+            self.dismiss()
+
+    def clear_status(self) -> None:
+        """Take a passing message (e.g. "refining ...") off the status bar: what it said is over."""
+        self.status_bar.clearMessage()
+
+    def resolve_images_but(self, key: str | None) -> None:
+        """Another image is shown: hide a standing warning about another image's refinement."""
+        topic = self.standing_topic
+        if topic is not None and topic.startswith(IMAGE_TOPIC_PREFIX) and topic != image_topic(key or ""):
             self.dismiss()
 
     def dismiss(self) -> None:

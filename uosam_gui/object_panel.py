@@ -1,17 +1,19 @@
-"""The per-object table (class, area, IoU with baseline, score, LCM contrast, used mask) with the
-accept / reject / auto buttons and the class chooser, plus the class legend."""
+"""The per-object table (class, area, IoU with baseline, score, LCM contrast, used mask, and why: the
+verdict's reason from :mod:`uosam_core.verdicts`, also each row's tooltip) with the accept / reject /
+auto buttons and the class chooser."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QListWidget,
-    QListWidgetItem,
+    QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -19,11 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from uosam_core.config import LroConfig
 from uosam_core.result import ObjectResult
+from uosam_core.verdicts import Verdict, checks, explain
 
 from .classes import ClassTable
 
-COLUMNS = ("#", "class", "area", "IoU", "score", "LCM contrast", "uses")
+COLUMNS = ("#", "class", "area", "IoU", "score", "LCM contrast", "uses", "why")
+IOU_COLUMN, CONTRAST_COLUMN, USES_COLUMN, WHY_COLUMN = 3, 5, 6, 7
+USED_COLOR, KEPT_COLOR, FAILED_CHECK_COLOR = "#81c784", "#e57373", "#e57373"
 
 
 def swatch(color: np.ndarray) -> QIcon:
@@ -52,6 +58,9 @@ class ObjectPanel(QWidget):
         self.accept_button = QPushButton("Accept (A)")
         self.reject_button = QPushButton("Reject (R)")
         self.auto_button = QPushButton("Auto (U)")
+        self.why_label = QLabel("")  # the selected object's verdict reason, always in view
+        self.why_label.setWordWrap(True)
+        self.why_label.setObjectName("why_label")
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("class of the selected object")
         buttons = QHBoxLayout()
@@ -60,10 +69,13 @@ class ObjectPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
+        layout.addWidget(self.why_label)
         layout.addLayout(buttons)
         layout.addWidget(self.class_combo)
         self.classes: ClassTable | None = None
         self.objects: list[ObjectResult] = []
+        self.verdicts: list[Verdict] = []  # one per row: why the object uses its refined mask or not
+        self.lro_config: Callable[[], LroConfig] = LroConfig  # the thresholds the shown objects were judged with
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.accept_button.clicked.connect(lambda: self._decide("accept"))
         self.reject_button.clicked.connect(lambda: self._decide("reject"))
@@ -80,10 +92,12 @@ class ObjectPanel(QWidget):
     def set_objects(self, objects: list[ObjectResult], selected: int = -1) -> None:
         """Fill the table; keeps ``selected`` selected (without emitting)."""
         self.objects = objects
+        config = self.lro_config()
+        self.verdicts = [explain(obj, config) for obj in objects]
         self.table.blockSignals(True)
         self.table.setRowCount(len(objects))
         self.table.setColumnWidth(0, 28)
-        for row, obj in enumerate(objects):
+        for row, (obj, verdict) in enumerate(zip(objects, self.verdicts)):
             uses = "refined" if obj.uses_refined else "baseline"
             if obj.decision != "auto":
                 uses += f" ({obj.decision})"
@@ -91,13 +105,18 @@ class ObjectPanel(QWidget):
                 uses += ", edited"
             name = self.classes.name(obj.class_id) if self.classes else str(obj.class_id)
             values = (str(obj.index), name, str(obj.area), f"{obj.iou_with_baseline:.2f}", f"{obj.step2_score:.2f}",
-                      f"{obj.lcm_contrast:.2f}", uses)
+                      f"{obj.lcm_contrast:.2f}", uses, verdict.text)
+            failed = {column for column, check in zip((IOU_COLUMN, CONTRAST_COLUMN), checks(obj, config))
+                      if not check.passed}
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
+                item.setToolTip(verdict.text)
                 if column == 1 and self.classes:
                     item.setIcon(swatch(self.classes.colors[obj.class_id % 256]))
-                if column == 6:
-                    item.setForeground(QColor("#81c784" if obj.uses_refined else "#e57373"))
+                if column == USES_COLUMN:
+                    item.setForeground(QColor(USED_COLOR if obj.uses_refined else KEPT_COLOR))
+                if column in failed:
+                    item.setForeground(QColor(FAILED_CHECK_COLOR))
                 self.table.setItem(row, column, item)
         self.table.resizeColumnsToContents()
         self.table.clearSelection()
@@ -129,6 +148,7 @@ class ObjectPanel(QWidget):
         index = self.selected_index()
         for widget in (self.accept_button, self.reject_button, self.auto_button, self.class_combo):
             widget.setEnabled(index >= 0)
+        self.why_label.setText(f"why: {self.verdicts[index].text}" if 0 <= index < len(self.verdicts) else "")
         # no selection: the class box shows no class (not the last selected object's)
         self.class_combo.setCurrentIndex(self.class_combo.findData(self.objects[index].class_id) if index >= 0 else -1)
 
@@ -147,15 +167,3 @@ class ObjectPanel(QWidget):
         if index >= 0 and class_id is not None:
             self.classChosen.emit(index, int(class_id))
 
-
-class Legend(QListWidget):
-    """Colour swatches and names of the classes present in the shown labels."""
-
-    def show_classes(self, classes: ClassTable, shares: list[tuple[int, float]]) -> None:
-        """List (class id, share of the image) pairs, in the given order."""
-        self.clear()
-        for class_id, share in shares:
-            text = f"{classes.name(class_id)}  {100 * share:.1f}%"
-            item = QListWidgetItem(swatch(classes.colors[class_id % 256]), text)
-            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
-            self.addItem(item)

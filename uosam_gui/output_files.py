@@ -34,8 +34,20 @@ def describe_os_error(problem: OSError) -> str:
 
 
 def save_error(path: Path | str, problem: OSError, what: str = "could not be written") -> SaveError:
-    """``SaveError("PATH: could not be written (REASON)")``."""
+    """``SaveError("PATH: could not be written (REASON)")``; the reason names a file standing where a
+    folder of the path should be (e.g. the output folder replaced by a file) rather than "File exists"."""
+    existing = nearest_existing(Path(path).parent)
+    if not existing.is_dir():
+        return SaveError(f"{path}: {what} ({existing} is a file, not a folder)")
     return SaveError(f"{path}: {what} ({describe_os_error(problem)})")
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` when it exists, else its nearest existing parent."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing
 
 
 def writable_problem(out: Path | str) -> str | None:
@@ -46,9 +58,7 @@ def writable_problem(out: Path | str) -> str | None:
     or a folder the user may not write are all caught; creates nothing that stays.
     """
     out = Path(out)
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         return f"{out}: output folder cannot be created ({existing} is a file, not a folder)"
     if existing == out:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -18,10 +19,10 @@ from . import session as session_module
 from .classes import ClassTable
 from .controller import RefineController
 from .document import ImageDocument
-from .notifications import Level, Notifier
+from .notifications import Level, Notifier, image_topic
 from .recent import RecentList
 from .review_state import Preview, ReviewState
-from .session import Session
+from .session import ImageState, Session
 
 
 def _writable_problem(out: Path) -> str | None:
@@ -53,6 +54,7 @@ class Reviewer(QObject):
         self.savedInBackground.connect(self._after_save)
         controller.documentReady.connect(self._on_document_ready)
         controller.failed.connect(self._on_failed)
+        controller.cancelled.connect(self._on_cancelled)
 
     # ---------------------------------------------------------------- dialogs (hooks)
     def _ask_folder_dialog(self, problem: str) -> Path | None:
@@ -76,11 +78,13 @@ class Reviewer(QObject):
             self.notifier.notify(problem, Level.ERROR)
             chosen = self.ask_folder(problem)
             if chosen is None:
-                return False
+                break  # open all the same: changes stay in memory (said in a standing banner below)
             out, problem = chosen, _writable_problem(chosen)
         try:
-            session = Session.open(images, labels, out, label_encoding=label_encoding)
-            session.save()
+            session = Session.open(images, labels, out, label_encoding=label_encoding,
+                                   require_writable=problem is None)
+            if problem is None:
+                session.save()
         except (InputError, OSError) as failure:
             self.notifier.notify(str(failure), Level.ERROR)
             return False
@@ -100,6 +104,10 @@ class Reviewer(QObject):
         self.notifier.notify(f"opened {len(session.records)} images; output and session in {session.out}")
         for notice in getattr(session, "notices", []):
             self.notifier.notify(notice, Level.WARNING)
+        if problem is not None:
+            self.notifier.notify(f"{problem}: nothing can be saved; changes are kept in memory only until the "
+                                 "app closes (File > Open with another output folder to keep them)", Level.ERROR,
+                                 topic=SAVE_TOPIC)
         first = session.current or next((k for k, r in session.records.items() if r.state != "error"), None)
         if first:
             self.show_image(first)
@@ -127,6 +135,7 @@ class Reviewer(QObject):
             return
         self.leave_document()
         session.current = key
+        self.notifier.resolve_images_but(key)
         record = session.records[key]
         if record.image is None or record.label is None:
             self.state.show(None)
@@ -140,13 +149,21 @@ class Reviewer(QObject):
         self.notifier.notify(f"refining {key} ...")
 
     def _preview(self, key: str) -> Preview | None:
+        """The photo and its baseline while the image refines; the photo alone (no overlay: ids -1 are
+        transparent) when its labels cannot be read or do not fit; None without a readable photo. The
+        refinement reports the problem."""
         record = self.state.session.records[key]
         try:
             image = read_image(record.image)
+        except (InputError, OSError, ValueError):
+            return None
+        try:
             baseline, _ = read_labels(record.label, encoding=self.state.session.label_encoding)
         except (InputError, OSError, ValueError):
-            return None  # the refinement reports the problem
-        return Preview(key, image, baseline) if baseline.shape == image.shape[:2] else None
+            baseline = None
+        if baseline is None or baseline.shape != image.shape[:2]:
+            baseline = np.full(image.shape[:2], -1, np.int32)
+        return Preview(key, image, baseline)
 
     def step_image(self, step: int) -> None:
         """Go to the next (1) or previous (-1) image of the list as filtered and sorted."""
@@ -173,12 +190,14 @@ class Reviewer(QObject):
 
     def _display(self, document: ImageDocument) -> None:
         self.state.show(document)
+        self.notifier.resolve(image_topic(document.key))  # its refinement is done: warnings about it are past
         timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in document.result.timings.items())
         accepted = sum(obj.uses_refined for obj in document.objects)
+        past = "; ".join(getattr(document, "store_notices", []))  # e.g. a stale stored result, refined again
         self.notifier.notify(f"{document.key}: {len(document.objects)} objects, {accepted} refined"
-                             + (f" ({timings})" if timings else ""))
+                             + (f" ({timings})" if timings else "") + (f" - {past}" if past else ""))
         for notice in getattr(document, "notices", []):
-            self.notifier.notify(notice, Level.WARNING)
+            self.notifier.notify(notice, Level.WARNING, topic=image_topic(document.key))
         self._prefetch_next()
 
     def _prefetch_next(self) -> None:
@@ -210,6 +229,26 @@ class Reviewer(QObject):
             self._write_session()
             self.recordChanged.emit(key)
         self.notifier.notify(f"{key}: {message}" if key else message, Level.ERROR)
+        if key and session is not None and key == session.current:
+            self.notifier.clear_status()  # no longer "refining ..." (the error stays in the banner)
+
+    def _on_cancelled(self, key: str) -> None:
+        """A refinement stopped (Esc, Cancel, a settings change): list, status bar and image agree again.
+        A shown result stays with its state; an image shown as its baseline while it refined is "not run"."""
+        session = self.state.session
+        if session is None or key != session.current or key not in session.records:
+            return
+        self.notifier.resolve(image_topic(key))
+        document = self.state.document
+        if document is not None and document.key == key:
+            self.notifier.notify(f"{key}: refinement stopped; the shown result stays")
+            return
+        record = session.records[key]
+        if record.state == ImageState.REFINED:  # that result is not shown (and not for these settings)
+            record.state, record.changed_fraction, record.risk = ImageState.NOT_RUN, None, None
+            self._write_session()
+            self.recordChanged.emit(key)
+        self.notifier.notify(f"{key}: refinement stopped; shown: its baseline labels (not run)")
 
     # ---------------------------------------------------------------- saving
     def document_changed(self) -> None:

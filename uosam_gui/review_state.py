@@ -74,6 +74,7 @@ class ReviewState(QObject):
     """Session, shown document, selection, view options and tool; one signal per field."""
 
     sessionChanged = Signal()
+    classesChanged = Signal()  # class names, colours or hidden classes changed (same session)
     documentChanged = Signal()  # another document (or a preview, or nothing) is shown
     contentChanged = Signal()  # the shown document changed (decision, class, prompts, pixels, undo)
     selectionChanged = Signal(int)  # object index, -1 for none
@@ -125,6 +126,12 @@ class ReviewState(QObject):
             ids = classes.class_ids()
             self.set_paint_class(ids[0] if ids else 0)
         self.sessionChanged.emit()
+
+    def set_classes(self, classes: ClassTable) -> None:
+        """Other class names / colours / hidden classes for the open session (a classes file loaded,
+        a class shown or hidden in the legend)."""
+        self.classes = classes
+        self.classesChanged.emit()
 
     def show(self, document: ImageDocument | None, preview: Preview | None = None) -> None:
         """Show a document (or the preview of an image being refined, or nothing); clears the selection."""

@@ -1,8 +1,9 @@
 """A review session (Qt-free): the data set's image/label pairs, each image's state and the user's
 decisions, prompt edits and pixel edits, kept in ``OUT/uosam-session.json`` (+ ``OUT/.uosam/edits``).
 
-Reopening a session re-runs the (deterministic) refinement of an image and re-applies its record,
-so the state comes back exactly without storing the large intermediates.
+Reopening a session takes an image's stored refinement result (``OUT/.uosam/results``, see
+:mod:`uosam_core.result_store`; refined again only when none matches its files, settings and model)
+and re-applies its record, so the state comes back exactly.
 
 Files: every write is atomic with umask permissions; a write that fails raises :class:`SaveError`
 (one line) and keeps the in-memory state, so a later save retries. A corrupt session or edits file is
@@ -20,6 +21,7 @@ from uosam_core.image_io import InputError, check_pair, read_image, read_labels
 from uosam_core.lro import redecode_object
 from uosam_core.pairing import check_folders, pair_files
 from uosam_core.pipeline import Progress, Refiner
+from uosam_core.result_store import ResultStore, load_or_refine
 
 from .document import NO_EDIT, ImageDocument, prompts_from_dict
 from .output_files import (
@@ -63,6 +65,7 @@ class ImageRecord:
     label: str | None
     state: ImageState = ImageState.NOT_RUN
     changed_fraction: float | None = None
+    risk: float | None = None  # share changed against weak evidence (RefineResult.risk); the review queue sorts by it
     objects: dict[str, dict] = field(default_factory=dict)  # object index -> decision/class/prompts
     pixel_edits: int = 0  # edited pixel count (the edits live in OUT/.uosam/edits)
     saved: bool = False
@@ -82,8 +85,10 @@ class Session:
         self.label_encoding = label_encoding
         self.records = records or {}
         self.current = current
+        self.settings: dict | None = None  # the refinement settings (uosam_core.options.to_dict), None: not set
         self.notices: list[str] = []  # lines for the user: files set aside at open / restore
         self.unsaved: dict[str, str] = {}  # key -> why its pixel edits are not on disk (in memory only)
+        self.fresh_keys: set[str] = set()  # keys open_document refines even when a stored result matches
 
     @property
     def path(self) -> Path:
@@ -91,17 +96,19 @@ class Session:
         return self.out / SESSION_NAME
 
     @classmethod
-    def open(cls, images: Path, labels: Path, out: Path, *, label_encoding: str = "ids") -> Session:
+    def open(cls, images: Path, labels: Path, out: Path, *, label_encoding: str = "ids",
+             require_writable: bool = True) -> Session:
         """Pair the folders' files; resume the session file in ``out`` when there is one.
 
         Raises InputError when a folder is missing or ``out`` cannot be written (see
-        :func:`writable_problem`). A corrupt session file is moved aside and the session starts fresh
-        from the folders; a corrupt edits file is moved aside and its image opens without those edits;
-        both are said in :attr:`notices`.
+        :func:`writable_problem`; with ``require_writable=False`` such a session opens all the same and
+        keeps its changes in memory, each save raising SaveError). A corrupt session file is moved aside
+        and the session starts fresh from the folders; a corrupt edits file is moved aside and its image
+        opens without those edits; both are said in :attr:`notices`.
         """
         images, labels, out = Path(images), Path(labels), Path(out)
         check_folders(images, labels, out)
-        problem = writable_problem(out)
+        problem = writable_problem(out) if require_writable else None
         if problem:
             raise InputError(problem)
         notices: list[str] = []
@@ -130,6 +137,7 @@ class Session:
         current = previous.current if previous and previous.current in records else None
         session = cls(images, labels, out, label_encoding=label_encoding, records=records, current=current)
         session.notices = notices
+        session.settings = previous.settings if previous is not None else None
         session._adopt_orphan_edits(previous)
         for record in records.values():
             if record.pixel_edits:
@@ -169,8 +177,12 @@ class Session:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             records = {key: ImageRecord(**value) for key, value in data["records"].items()}
-            return cls(Path(data["images"]), Path(data["labels"]), Path(data["out"]),
-                       label_encoding=data.get("label_encoding", "ids"), records=records, current=data.get("current"))
+            session = cls(Path(data["images"]), Path(data["labels"]), Path(data["out"]),
+                          label_encoding=data.get("label_encoding", "ids"), records=records,
+                          current=data.get("current"))
+            settings = data.get("settings")
+            session.settings = settings if isinstance(settings, dict) else None
+            return session
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as problem:
             raise InputError(f"{path}: not a readable uosam session ({problem})") from None
 
@@ -178,6 +190,7 @@ class Session:
         """Write the session file atomically; SaveError (one line) when it cannot be written."""
         data = {"version": 1, "images": str(self.images), "labels": str(self.labels), "out": str(self.out),
                 "label_encoding": self.label_encoding, "current": self.current,
+                "settings": self.settings,
                 "records": {key: asdict(record) for key, record in self.records.items()}}
         write_text_file(self.path, json.dumps(data, indent=1))
 
@@ -202,8 +215,11 @@ class Session:
         image = read_image(record.image)
         baseline, label_format = read_labels(record.label, encoding=self.label_encoding)
         check_pair(image, baseline, record.label, num_classes=None, ignore_ids=refiner.config.ignore_ids)
-        result = refiner.refine(image, baseline, progress=progress)
-        document = ImageDocument(key, image, result, label_format, refiner, Path(record.label))
+        obtained = load_or_refine(ResultStore(self.out), key, record.image, record.label, image, baseline, refiner,
+                                  label_encoding=self.label_encoding, progress=progress,
+                                  use_stored=key not in self.fresh_keys)  # a matching stored result: no refinement
+        document = ImageDocument(key, image, obtained.result, label_format, refiner, Path(record.label))
+        document.store_notices.extend(obtained.notices)
         self._restore(document, record)
         return document
 
@@ -254,6 +270,7 @@ class Session:
         record = self.records[document.key]
         record.objects = document.object_records()
         record.changed_fraction = round(float((document.labels != document.result.baseline).mean()), 5)
+        record.risk = round(float(document.result.risk), 6)
         record.error = None
         edited_pixels = int((document.pixel_edits != NO_EDIT).sum())
         record.pixel_edits = edited_pixels

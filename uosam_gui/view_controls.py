@@ -61,6 +61,7 @@ class ViewControls(QWidget):
         state.brushSizeChanged.connect(self._follow_brush)
         self._follow_brush(state.brush_size)
         state.sessionChanged.connect(self._fill_classes)
+        state.classesChanged.connect(self._fill_classes)  # names / colours loaded from a classes file
 
     def _follow_opacity(self, opacity: float) -> None:
         with QSignalBlocker(self.opacity_slider):

@@ -21,6 +21,13 @@ FeatureSet = dict[str, torch.Tensor]
 IMAGE_EMBED = "image_embed"
 
 
+class DecoderPath(enum.Enum):
+    """How a SAM v1-style mask decoder is run: the fused CPU path (models/fast_decoder.py) or the package's own."""
+
+    FUSED = "fused"
+    REFERENCE = "reference"
+
+
 class Family(enum.Enum):
     """The model families the tool can run; the value is shown to users."""
 

@@ -6,10 +6,15 @@ encoder sits on the same prompt encoder and mask decoder).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
-from .base import IMAGE_EMBED, Family, FeatureSet, ModelAdapter, resize_rgb
+from . import fast_decoder
+from .base import IMAGE_EMBED, DecoderPath, Family, FeatureSet, ModelAdapter, resize_rgb
+
+DECODER_ENV = "UOSAM_DECODER"  # "reference" forces segment-anything's own decoder (for comparisons)
 
 
 def build(model_type: str) -> torch.nn.Module:
@@ -23,6 +28,14 @@ class SamV1Adapter(ModelAdapter):
     """A segment-anything ``Sam``: ViT encoder -> one 1 x 256 x 64 x 64 embedding; v1 mask decoder."""
 
     family = Family.SAM
+
+    def __init__(self, module: torch.nn.Module, model_type: str) -> None:
+        super().__init__(module, model_type)
+        self.fused = None
+        if fast_decoder.supports(module.mask_decoder):
+            self.fused = fast_decoder.FusedSamDecoder(module.mask_decoder, module.prompt_encoder)
+        wanted = os.environ.get(DECODER_ENV, DecoderPath.FUSED.value)
+        self.decoder_path = DecoderPath.REFERENCE if wanted == DecoderPath.REFERENCE.value else DecoderPath.FUSED
 
     @property
     def encoder(self) -> torch.nn.Module:
@@ -41,13 +54,16 @@ class SamV1Adapter(ModelAdapter):
                boxes: torch.Tensor | None, masks: torch.Tensor | None,
                multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
         sparse, dense = self.module.prompt_encoder(points=points, boxes=boxes, masks=masks)
+        extras = self.decoder_extras(features)
+        if self.fused is not None and self.decoder_path is DecoderPath.FUSED and not extras:
+            return self.fused(features[IMAGE_EMBED], sparse, None if masks is None else dense, multimask)
         return self.module.mask_decoder(
             image_embeddings=features[IMAGE_EMBED],
             image_pe=self.module.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
-            **self.decoder_extras(features),
+            **extras,
         )
 
     def decoder_extras(self, features: FeatureSet) -> dict:
