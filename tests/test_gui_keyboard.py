@@ -28,7 +28,7 @@ def test_keyboard_only_review_of_the_demo_writes_the_decided_labels(qtbot, tmp_p
     first = window.document
     assert first.key == "coco_00" and window.selected == -1
     risk = window.review_keys.risk_label  # the core's risk figure and its largest change records
-    assert risk.text() == f"risk {first.result.risk:.2f}"
+    assert risk.text() == f"risk {100 * first.result.risk:.2f}%"
     assert first.result.changes[0].describe() in risk.toolTip()
 
     # the table says why each object uses its refined mask or keeps its baseline (cell and tooltip)
@@ -64,7 +64,7 @@ def test_keyboard_only_review_of_the_demo_writes_the_decided_labels(qtbot, tmp_p
     assert window.document is first and window.selected == target + 1
     assert table.item(target, WHY_COLUMN).text().startswith("accepted by you (automatic: kept baseline")
     assert not np.array_equal(first.labels, before), "accepting the object changed no pixel"
-    assert risk.text() == f"risk {first.result.risk:.2f}"  # recomputed by the core, shown again
+    assert risk.text() == f"risk {100 * first.result.risk:.2f}%"  # recomputed by the core, shown again
 
     # Ctrl+S writes the shown image's labels: the accepted object's pixels are in the file
     key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)

@@ -41,10 +41,9 @@ class CanvasViewBox(pg.ViewBox):
         if self.canvas.tool.paints and event.button() == Qt.MouseButton.LeftButton:
             event.accept()
             point = self.mapSceneToView(event.scenePos())
-            if event.isStart():
-                self.canvas.begin_stroke(point)
-            else:
-                self.canvas.extend_stroke(point)
+            if event.isStart():  # the drag starts where the button went down, not where it passed the threshold
+                self.canvas.begin_stroke(self.mapSceneToView(event.buttonDownScenePos()))
+            self.canvas.extend_stroke(point)
             if event.isFinish():
                 self.canvas.end_stroke()
         else:

@@ -42,13 +42,16 @@ def _spread_palette() -> np.ndarray:
     usable = (lab[:, 0] > _LIGHTNESS[0]) & (lab[:, 0] < _LIGHTNESS[1])
     candidates, lab = candidates[usable], lab[usable]
     chosen = [int(np.argmax(np.hypot(lab[:, 1], lab[:, 2])))]  # the most saturated colour first
-    distance = np.linalg.norm(lab - lab[chosen[0]], axis=1)
+    squared = ((lab - lab[chosen[0]]) ** 2).sum(axis=1)  # farthest-point order on squared distances
     for _ in range(PALETTE_SIZE - 1):
-        chosen.append(int(np.argmax(distance)))
-        distance = np.minimum(distance, np.linalg.norm(lab - lab[chosen[-1]], axis=1))
+        chosen.append(int(np.argmax(squared)))
+        np.minimum(squared, ((lab - lab[chosen[-1]]) ** 2).sum(axis=1), out=squared)
     palette = candidates[chosen]
     palette.setflags(write=False)
     return palette
+
+
+_spread_palette()  # built once at import (~0.1 s), not on the GUI thread while an image opens
 
 
 def generated_palette() -> np.ndarray:
