@@ -11,31 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DEMO
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from review_aids_helpers import REFINE_TIMEOUT_MS, make_window
 
 from uosam_core.cli import main as cli_main
 from uosam_core.config import GroConfig, RefineConfig
 from uosam_core.options import BY_KEY, OPTIONS, RefineSettings, Section
-from uosam_core.pipeline import Refiner
-from uosam_gui.controller import RefineController
 from uosam_gui.main_window import MainWindow
 from uosam_gui.settings_dialog import Choice, SettingsDialog
-
-REFINE_TIMEOUT_MS = 240_000
-
-
-def make_window(qtbot, tmp_path: Path, engine, config: RefineConfig | None = None) -> MainWindow:
-    """The real window; its worker starts with the test session's loaded MobileSAM (no second load)."""
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    controller = RefineController(device="cpu", config=config)
-    controller.model.refiner = Refiner(engine, controller.model.config)
-    window = MainWindow(controller, settings)
-    qtbot.addWidget(window)
-    window.show()
-    window.activateWindow()
-    qtbot.waitExposed(window)
-    return window
 
 
 def open_and_wait(qtbot, window: MainWindow, out: Path) -> None:
@@ -117,7 +101,7 @@ def test_change_a_threshold_refine_again_reopen_and_load_another_model(qtbot, tm
     window.close()
 
     # reopened by an app launched with other settings (GRO fast): the session's settings come back
-    reopened = make_window(qtbot, tmp_path, engine)
+    reopened = make_window(qtbot, tmp_path, engine, RefineConfig())
     open_and_wait(qtbot, reopened, out)
     config = reopened.controller.settings.config
     assert (config.lro.iou_threshold, config.gro.profile) == (1.0, "off")
