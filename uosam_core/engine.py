@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import weights
+from . import allocator, weights
 from .embedding_cache import EmbeddingCache
 from .models import IMAGE_EMBED, Family, FeatureSet, ModelAdapter, StateDictError, make_adapter
 from .models import registry as model_registry
@@ -188,6 +188,8 @@ class SamEngine:
         except (StateDictError, ImportError) as problem:
             raise weights.CheckpointError(f"{path}: {problem}") from None
         torch_device = pick_device(device)
+        if torch_device.type == "cpu":
+            allocator.keep_freed_memory()
         model.to(torch_device).eval()
         model_id = f"{inferred}-{checked.sha256[:12]}"
         return cls(model, inferred, model_id, torch_device, cache, checkpoint_sha256=checked.sha256)
