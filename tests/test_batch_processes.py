@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 from batch_helpers import coco_subset, png_digests, record_lines, start_cli
+from conftest import DEMO
 
 from uosam_core.batch import SUMMARY_NAME, run_folder
 from uosam_core.config import GroConfig, RefineConfig
@@ -110,3 +111,13 @@ def test_ctrl_c_abandons_the_image_in_flight_keeps_records_and_writes_the_summar
     assert all(written[name] == reference[3][name] for name in written), "no partial output"
     assert not [path for path in out.rglob("*") if path.name.endswith(".uosam-tmp")]
     assert not list((out / ".uosam" / "claims").iterdir())
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path):
+    """CLI trial: Ctrl-C in the first seconds (torch loading) printed a traceback."""
+    run = start_cli("refine", str(DEMO / "images"), str(DEMO / "labels"), str(tmp_path / "out"))
+    time.sleep(0.8)  # the interpreter is up; torch takes seconds to import on this machine
+    run.send_signal(signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=120)
+    assert "Traceback" not in stderr
+    assert run.returncode == 130 and len(stderr.strip().splitlines()) == 1 and "interrupted" in stderr, stderr

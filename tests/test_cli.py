@@ -149,6 +149,8 @@ def test_embedding_cache_that_is_a_file_is_one_line_and_exit_2(tmp_path, capsys)
     ("--ignore-index", "1,,2", "expected comma-separated class ids"),
     ("--threads", "2.5", "expected an int"),
     ("--embedding-cache", "", "expected a folder, got an empty path"),
+    ("--checkpoint", "", "expected a file, got an empty path"),  # it meant "the default model"
+    ("--checkpoint", "  ", "expected a file, got an empty path"),
 ])
 def test_nonsense_option_values_are_refused_before_any_work(tmp_path, capsys, option, value, expected):
     """A user trial ran each of these to completion without a word; each is now refused up front."""

@@ -64,11 +64,16 @@ def test_out_of_range_ids_count_as_errors(tmp_path, capsys):
     for index, (pred, gt) in enumerate(pairs):
         _save(tmp_path / "pred" / f"{index}.png", pred)
         _save(tmp_path / "gt" / f"{index}.png", gt)
-    code, values, _ = _eval_json(capsys, tmp_path / "pred", tmp_path / "gt", "--num-classes", 5)
+    code, values, err = _eval_json(capsys, tmp_path / "pred", tmp_path / "gt", "--num-classes", 5)
     expected = independent_scores(pairs, 5, 255)
     assert code == 0
     assert values["mIoU"] == pytest.approx(expected["mIoU"]) and values["pAcc"] == pytest.approx(expected["pAcc"])
     assert values["mIoU"] < 80 and values["pAcc"] < 80
+    assert ("warning: ground truth ids reach 7, beyond --num-classes 5 (ids 0..4): those pixels count as errors"
+            in err.splitlines())
+    assert "warning: prediction ids reach 9, beyond --num-classes 5" in err
+    _, _, err = _eval_json(capsys, tmp_path / "pred", tmp_path / "gt", "--num-classes", 10)
+    assert "warning" not in err  # every id is a class now; 255 is the ignore id
 
 
 def test_wrong_pixels_set_to_255_do_not_score_100(tmp_path, capsys):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from . import weights
-from .options import Section, add_arguments, check_label_ids, settings_from_args
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
@@ -44,6 +43,8 @@ def _folder(text: str) -> Path:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from .options import Section, add_arguments  # loads torch (model types): only once a command runs
+
     add_arguments(parser, [Section.MODEL])  # --model, --checkpoint, --device (uosam_core/options.py)
     parser.add_argument("--embedding-cache", type=_folder, default=None, help="folder for an on-disk embedding cache")
 
@@ -51,6 +52,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def _cmd_refine(args: argparse.Namespace) -> int:
     from .batch import run_folder
     from .embedding_cache import EmbeddingCache
+    from .options import check_label_ids, settings_from_args
     from .pairing import check_folders
 
     settings = settings_from_args(args)
@@ -115,6 +117,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                               hungarian=args.hungarian, protocol=args.protocol)
     for line in report.skipped:
         print(f"skipped {line}", file=sys.stderr)
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     print(report.line)
     if args.json:
         print(json.dumps(report.values))
@@ -148,6 +152,8 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``uosam``."""
+    from .options import Section, add_arguments
+
     parser = argparse.ArgumentParser(prog="uosam", description="Refine unsupervised segmentation labels with SAM.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -193,7 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; bad input ends in one line on stderr and exit code 2."""
+    """Entry point; bad input ends in one line on stderr and exit code 2, Ctrl-C in exit code 130."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # while the libraries load, before a command runs
+        print("uosam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str] | None) -> int:
     from .image_io import InputError
 
     args = build_parser().parse_args(argv)

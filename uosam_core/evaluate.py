@@ -8,7 +8,7 @@ Predicted or ground-truth ids outside 0..N-1 (other than the ignore id) count as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ class EvalReport:
     line: str
     values: dict[str, float]
     skipped: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 def _pairs(pred_dir: Path, gt_dir: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
@@ -107,16 +108,23 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_i
         pairs, mapping = _match_clusters(pairs, num_classes, ignore_index, skipped)
     evaluator = Evaluator(num_classes, ignore_index, dilation_ratio=0.02)
     scored = 0
+    highest = {"ground truth": -1, "prediction": -1}
     for pred, gt in _readable(pairs, "ids", skipped):
         if mapping is not None:
             pred = np.where((pred >= 0) & (pred < len(mapping)), mapping[np.clip(pred, 0, len(mapping) - 1)], -1)
         evaluator.add(pred, gt)
         scored += 1
+        for name, ids in (("ground truth", gt), ("prediction", pred)):
+            counted = ids[ids != ignore_index] if ignore_index is not None else ids
+            if counted.size:
+                highest[name] = max(highest[name], int(counted.max()))
     if not scored:
         raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}", path=pred_dir)
     scores = evaluator.scores()
     values = {"mIoU": scores.miou, "pAcc": scores.pacc, "boundaryIoU": scores.boundary_iou}
-    return EvalReport(f"{scores.line()}  ({scored} images)", values, skipped)
+    warnings = [f"{name} ids reach {top}, beyond --num-classes {num_classes} (ids 0..{num_classes - 1}): "
+                f"those pixels count as errors" for name, top in highest.items() if top >= num_classes]
+    return EvalReport(f"{scores.line()}  ({scored} images)", values, skipped, warnings)
 
 
 def _evaluate_pass(pred_dir: Path, gt_dir: Path) -> EvalReport:

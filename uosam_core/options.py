@@ -370,6 +370,8 @@ def summary(settings: RefineSettings) -> str:
 # ------------------------------------------------------------------- argparse
 def _argparse_type(option: Option):
     def parse(text: str):
+        if option.kind is Kind.PATH and not text.strip():  # the dialog's empty field means "none"; a flag needs a file
+            raise argparse.ArgumentTypeError("expected a file, got an empty path")
         try:
             return option.parse(text)
         except OptionError as problem:
