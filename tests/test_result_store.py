@@ -74,8 +74,7 @@ def assert_same_result(got: RefineResult, want: RefineResult) -> None:
                 a.decision, a.edited) == (b.index, b.class_id, b.step2_box, b.step2_score, b.iou_with_baseline,
                                           b.lcm_contrast, b.accepted, b.decision, b.edited)
         np.testing.assert_array_equal(a.step1_scores, b.step1_scores)
-        assert a.step1_logits.dtype == b.step1_logits.dtype and a.step1_logits.shape == b.step1_logits.shape
-        np.testing.assert_allclose(a.step1_logits.numpy(), b.step1_logits.numpy(), rtol=1e-3, atol=1e-2)  # half
+        assert a.step1_logits is None and b.step1_logits.shape == (1, 256, 256)  # not stored: 7/8 of a file
     assert len(got.gro.masks) == len(want.gro.masks) > 0
     np.testing.assert_array_equal(np.asarray(got.gro.masks), np.asarray(want.gro.masks))
     for name in ("mask_scores", "mask_classes", "mask_shares", "mask_painted"):
@@ -99,7 +98,7 @@ def test_a_stored_result_reads_back_equal_and_is_used_instead_of_refining(stored
     size = store.path(KEY).stat().st_size
     print(f"stored result: {size / 1024:.0f} KiB ({len(result.objects)} objects, {len(result.gro.masks)} GRO masks;"
           f" dense bool masks alone {dense_bytes / 1024:.0f} KiB)")
-    assert size < 200 * 1024 * len(result.objects)
+    assert size < 40 * 1024 * len(result.objects)  # 144 KiB for 8 objects; with step-1 logits it was ~800
     assert store.summary(KEY)["changed_fraction"] == pytest.approx(result.changed_fraction, abs=1e-5)
 
 

@@ -49,7 +49,6 @@ class ObjectResult:
     prompts: ObjectPrompts  # step-1 prompts: LCM max / min points and the LCC box
     step1: CompactMask  # best of the 3 step-1 masks
     step1_scores: np.ndarray  # (3,) float32 predicted IoU of the 3 step-1 masks
-    step1_logits: torch.Tensor  # 1x256x256 float32 low-res logits of the best step-1 mask
     step2_box: Box | None
     step2: CompactMask  # the refined object
     step2_score: float
@@ -58,6 +57,9 @@ class ObjectResult:
     accepted: bool  # the automatic verdict (IoU and LCM contrast over their thresholds)
     decision: str = "auto"  # "auto", "accept", "reject" (a user's override)
     edited: bool = False
+    # 1x256x256 float32 low-res logits of the best step-1 mask, as decoded (the input of the cascade);
+    # not kept in stored results (7/8 of a file's size, never read again): None after a reopen
+    step1_logits: torch.Tensor | None = None
 
     @property
     def baseline_mask(self) -> np.ndarray:

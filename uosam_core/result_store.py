@@ -38,7 +38,10 @@ from .result import RefineResult
 
 FORMAT = "uosam-result/1"
 RESULTS_DIR = "results"
-_NOT_STORED = {"GroResult": ("vote_class", "vote_share")}  # painted again from the masks on first read
+_NOT_STORED = {
+    "GroResult": ("vote_class", "vote_share"),  # painted again from the masks on first read
+    "ObjectResult": ("step1_logits",),  # the decode's intermediate, 7/8 of a file; None after reading
+}
 _TYPE_PREFIX = "uosam_core."  # only our own dataclasses and enums are rebuilt from a file
 
 
