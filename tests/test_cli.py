@@ -185,3 +185,20 @@ def test_an_out_that_cannot_be_written_in_and_empty_folders_are_one_line(tmp_pat
     code = main(["refine", str(images), str(labels), str(tmp_path / "out2"), "--quiet", "--no-gro", "--no-lro"])
     err = capsys.readouterr().err
     assert code == EXIT_SKIPPED and "no image/label pairs found" in err
+
+
+def test_skip_lines_are_written_above_the_progress_bar(tmp_path, capsys):
+    """CLI trial: a skip line was printed into the progress bar ("0/15 [00:00<?, ?img/s]skipped ...")."""
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    photo = Image.open(DEMO / "images" / f"{sorted(p.stem for p in (DEMO / 'images').glob('*.png'))[0]}.png")
+    photo.save(images / "good.png")
+    Image.fromarray(np.full((photo.height, photo.width), 3, np.uint8)).save(labels / "good.png")
+    photo.save(images / "bad.png")
+    (labels / "bad.png").write_bytes(b"not a png")
+    code = main(["refine", str(images), str(labels), str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_SKIPPED
+    skipped = [line for line in err.replace("\r", "\n").splitlines() if "skipped" in line and "bad.png" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("skipped "), err

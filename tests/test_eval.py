@@ -168,3 +168,15 @@ def test_memory_is_flat_in_the_number_of_images(tmp_path, hungarian):
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 1.3 * peaks[0], peaks
+
+
+def test_a_size_mismatch_is_told_in_wxh_and_kept_when_nothing_could_be_scored(tmp_path, capsys):
+    """CLI trial: eval wrote sizes as (H, W) unlike refine's WxH, and when the only prediction was bad it
+    said just "no prediction could be paired", dropping the reason."""
+    _save(tmp_path / "pred" / "a.png", np.zeros((100, 200)))
+    _save(tmp_path / "gt" / "a.png", np.zeros((319, 320)))
+    code = main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "--num-classes", "4"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert "no prediction could be scored against" in lines[0]
+    assert "sizes 200x100 and 320x319 (WxH) differ by more than 2 px" in lines[0]

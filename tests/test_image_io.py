@@ -79,14 +79,13 @@ def test_pass_encoding_round_trips_ids_above_255(tmp_path):
     assert read.tolist() == ids.tolist() and label_format.mode == "pass-rgb"
 
 
-def test_pair_checks_size_class_count_and_all_ignore():
+def test_pair_checks_size_and_class_count_and_accepts_all_ignore():
     image = np.zeros((4, 6, 3), np.uint8)
     with pytest.raises(InputError, match=r"lab\.png: label size 4x6 \(WxH\) differs from its image 6x4"):
         check_pair(image, np.zeros((6, 4), np.int32), "lab.png", num_classes=None, ignore_ids=(255,))
     with pytest.raises(InputError, match="class id 30 is not below the class count 27"):
         check_pair(image, np.full((4, 6), 30), "lab.png", num_classes=27, ignore_ids=(255,))
-    with pytest.raises(InputError, match="every pixel is ignore"):
-        check_pair(image, np.full((4, 6), 255), "lab.png", num_classes=27, ignore_ids=(255,))
+    check_pair(image, np.full((4, 6), 255), "lab.png", num_classes=27, ignore_ids=(255,))  # nothing labelled: fine
 
 
 def png_bytes(width, height, *, ihdr_length=13, color_type=0):

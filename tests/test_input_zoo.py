@@ -120,6 +120,9 @@ def build_zoo(root: Path) -> list[Case]:
     zoo.image("single class.png", photo)
     zoo.label("single class.png", np.full_like(ids, 5))
     refined(Case("single class", "refined"))
+    zoo.image("all ignore.png", photo)  # nothing labelled: a user trial wanted it passed through, not skipped
+    zoo.label("all ignore.png", np.full_like(ids, 255))
+    refined(Case("all ignore", "refined"))
     zoo.image("tiny.png", _photo(1, 1))
     zoo.label("tiny.png", np.array([[5]], np.uint8))
     refined(Case("tiny", "refined", size=(1, 1)))
@@ -165,9 +168,6 @@ def build_zoo(root: Path) -> list[Case]:
     zoo.image("ids above.png", photo)
     zoo.label("ids above.png", np.where(real_ids == real_ids[0, 0], 40, real_ids).astype(np.uint8))
     skip("ids above", "label", "class id 40 is not below the class count 27")
-    zoo.image("all ignore.png", photo)
-    zoo.label("all ignore.png", np.full_like(ids, 255))
-    skip("all ignore", "label", "every pixel is ignore")
     zoo.image("size mismatch.png", photo)
     zoo.label("size mismatch.png", _labels(WIDTH - 4, HEIGHT))
     skip("size mismatch", "label", f"label size {WIDTH - 4}x{HEIGHT} (WxH) differs from its image {WIDTH}x{HEIGHT}")
@@ -250,6 +250,8 @@ def test_zoo_case(zoo_run, key):
         written = Image.open(root / "out" / f"{key}.png")
         assert written.size == case.size
         assert not [line for line in err.splitlines() if key in line]
+        if key == "all ignore":
+            assert (np.asarray(written) == 255).all()  # passed through as it was
         return
     folder = root / ("images" if case.side == "image" else "labels")
     file = folder / (case.file or f"{key}.png")

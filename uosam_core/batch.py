@@ -36,7 +36,7 @@ Report = Callable[[str], None]
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
+    tqdm.write(line, file=sys.stderr)  # above the progress bar, not through it
 
 
 @dataclass

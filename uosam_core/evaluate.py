@@ -95,6 +95,14 @@ def _match_clusters(pairs: list[tuple[Path, Path]], num_classes: int, ignore_ind
     return readable, hungarian_mapping(total)
 
 
+def _nothing_scored(pred_dir: Path, gt_dir: Path, skipped: list[str]) -> str:
+    """The one line for a folder pair of which no prediction could be scored, with the first reason."""
+    if not skipped:
+        return f"{pred_dir}: no prediction could be paired with {gt_dir}"
+    more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+    return f"{pred_dir}: no prediction could be scored against {gt_dir}: {skipped[0]}{more}"
+
+
 def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_index: int | None = 255,
                      hungarian: bool = False, protocol: str = "standard") -> EvalReport:
     """Score every prediction that has a ground truth of the same relative path."""
@@ -119,7 +127,7 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_i
             if counted.size:
                 highest[name] = max(highest[name], int(counted.max()))
     if not scored:
-        raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}", path=pred_dir)
+        raise InputError(_nothing_scored(pred_dir, gt_dir, skipped), path=pred_dir)
     scores = evaluator.scores()
     values = {"mIoU": scores.miou, "pAcc": scores.pacc, "boundaryIoU": scores.boundary_iou}
     warnings = [f"{name} ids reach {top}, beyond --num-classes {num_classes} (ids 0..{num_classes - 1}): "
@@ -156,7 +164,7 @@ def _evaluate_pass(pred_dir: Path, gt_dir: Path) -> EvalReport:
         recall = tp / max(fg_gt.sum(), 1)
         f_scores.append((1 + beta2) * precision * recall / max(beta2 * precision + recall, 1e-12))
     if not f_scores:
-        raise InputError(f"{pred_dir}: no prediction could be paired with {gt_dir}", path=pred_dir)
+        raise InputError(_nothing_scored(pred_dir, gt_dir, skipped), path=pred_dir)
     scores = evaluator.scores()
     values = {"mIoU": scores.miou, "pAcc": scores.pacc, "boundaryIoU": scores.boundary_iou,
               "ImgAcc": correct_images / len(f_scores) * 100, "Fbeta": float(np.mean(f_scores)) * 100}

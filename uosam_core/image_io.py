@@ -168,9 +168,8 @@ def check_pair(image: np.ndarray, labels: np.ndarray, label_path: Path | str, *,
         raise InputError(f"{label_path}: label size {labels.shape[1]}x{labels.shape[0]} (WxH) differs from "
                          f"its image {image.shape[1]}x{image.shape[0]}", path=label_path)
     valid = ~np.isin(labels, ignore_ids)
-    if not valid.any():
-        raise InputError(f"{label_path}: every pixel is ignore ({', '.join(map(str, ignore_ids))})", path=label_path)
-    if num_classes is not None:
+    # a label of ignore pixels only is valid (nothing was labelled): it is refined to itself
+    if num_classes is not None and valid.any():
         top = int(labels[valid].max())
         if top >= num_classes:
             raise InputError(f"{label_path}: class id {top} is not below the class count {num_classes}",

@@ -14,7 +14,8 @@ def common_crop(first: np.ndarray, second: np.ndarray, tolerance: int = 2) -> tu
     if first.shape[:2] == second.shape[:2]:
         return first, second
     if any(abs(a - b) > tolerance for a, b in zip(first.shape[:2], second.shape[:2])):
-        raise ValueError(f"sizes {first.shape[:2]} and {second.shape[:2]} differ by more than {tolerance} px")
+        (rows_a, cols_a), (rows_b, cols_b) = first.shape[:2], second.shape[:2]
+        raise ValueError(f"sizes {cols_a}x{rows_a} and {cols_b}x{rows_b} (WxH) differ by more than {tolerance} px")
     rows, cols = min(first.shape[0], second.shape[0]), min(first.shape[1], second.shape[1])
     return first[:rows, :cols], second[:rows, :cols]
 
