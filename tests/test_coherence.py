@@ -61,3 +61,19 @@ def test_the_coherence_rule_is_a_refine_option_that_can_be_switched_off():
     assert option.parse("off") is None and option.parse("") is None and option.parse("0.6") == 0.6
     with pytest.raises(ValueError, match="must be >= 0.0 and <= 1.0"):
         option.parse("1.5")
+
+
+def test_change_records_keep_large_ids_and_fill_changes_and_group_like_the_tuple_order():
+    """Records are grouped on one packed key per pixel: 16-bit (PASS) ids and the fill (no source) survive."""
+    baseline = np.full((20, 30), 65_000, np.int32)
+    baseline[:, 15:] = 7
+    labels = baseline.copy()
+    labels[0:4, 0:5] = 3  # filled: no object or mask painted it
+    labels[10:12, 20:30] = 65_535  # painted by object 2
+    lro_source = np.full(labels.shape, -1, np.int32)
+    lro_source[10:12, 20:30] = 2
+    records = summarize(baseline, labels, lro_source, None, np.array([0.1, 0.2, 0.9], np.float32), None)
+    assert [(r.source, r.index, r.from_class, r.to_class, r.pixels, r.box) for r in records] == [
+        (ChangeSource.LRO, 2, 7, 65_535, 20, (10, 20, 12, 30)),
+        (ChangeSource.FILL, -1, 65_000, 3, 20, (0, 0, 4, 5))]
+    assert records[0].evidence == 0.9 and records[1].evidence == 0.0

@@ -61,23 +61,36 @@ def summarize(baseline: np.ndarray, labels: np.ndarray, lro_source: np.ndarray, 
     if not changed.any():
         return []
     rows, cols = np.nonzero(changed)
+    del changed
     gro = gro_source[rows, cols] if gro_source is not None else np.full(rows.size, -1, np.int32)
     lro = lro_source[rows, cols]
     kind = np.where(gro >= 0, 1, np.where(lro >= 0, 0, 2)).astype(np.int64)
-    index = np.where(gro >= 0, gro, np.where(lro >= 0, lro, -1)).astype(np.int64)
-    before = baseline[rows, cols].astype(np.int64)
-    after = labels[rows, cols].astype(np.int64)
-    keys = np.stack([kind, index, before, after], axis=1)
-    groups, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    tops = np.full(len(groups), np.iinfo(np.int64).max)
-    lefts = tops.copy()
-    bottoms = np.full(len(groups), -1, np.int64)
-    rights = bottoms.copy()
-    np.minimum.at(tops, inverse, rows)
-    np.minimum.at(lefts, inverse, cols)
-    np.maximum.at(bottoms, inverse, rows)
-    np.maximum.at(rights, inverse, cols)
+    index = np.where(gro >= 0, gro, np.where(lro >= 0, lro, -1)).astype(np.int64) + 1
+    del gro, lro
+    before = baseline[rows, cols].astype(np.int64) + 1
+    after = labels[rows, cols].astype(np.int64) + 1
+    # one int64 key per changed pixel, ordered as the tuple (kind, index, before, after): a 1-D sort
+    # instead of unique rows, ~5x less memory on a 24-MP image that changed a lot
+    spans = [int(part.max()) + 1 for part in (index, before, after)]
+    if 3 * spans[0] * spans[1] * spans[2] >= 2 ** 63:
+        raise ValueError(f"change records: ids up to {spans[1:]} do not fit one key")  # not with 16-bit ids
+    keys = ((kind * spans[0] + index) * spans[1] + before) * spans[2] + after
+    del kind, index, before, after
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, keys.size))
+    packed = keys[starts]
+    del keys
+    sorted_rows, sorted_cols = rows[order], cols[order]
+    del rows, cols, order
+    tops, bottoms = np.minimum.reduceat(sorted_rows, starts), np.maximum.reduceat(sorted_rows, starts)
+    lefts, rights = np.minimum.reduceat(sorted_cols, starts), np.maximum.reduceat(sorted_cols, starts)
+    del sorted_rows, sorted_cols
+    packed, to_after = np.divmod(packed, spans[2])
+    packed, to_before = np.divmod(packed, spans[1])
+    kinds, indices = np.divmod(packed, spans[0])
+    groups = np.stack([kinds, indices - 1, to_before - 1, to_after - 1], axis=1)
     sources = (ChangeSource.LRO, ChangeSource.GRO, ChangeSource.FILL)
     records = []
     for group, (source_kind, source_index, from_class, to_class) in enumerate(groups.tolist()):
