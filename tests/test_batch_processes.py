@@ -120,4 +120,7 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path):
     run.send_signal(signal.SIGINT)
     stdout, stderr = run.communicate(timeout=120)
     assert "Traceback" not in stderr
-    assert run.returncode == 130 and len(stderr.strip().splitlines()) == 1 and "interrupted" in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "interrupted" in stderr, stderr
+    # exit status 130, or death by SIGINT when the interrupt cut an import short (Python then exits by
+    # the signal); a shell shows both as 130
+    assert run.returncode in (130, -signal.SIGINT), run.returncode
