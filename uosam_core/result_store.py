@@ -281,6 +281,19 @@ class ResultStore:
             return None
         return {name: meta.get(name) for name in ("store_key", "changed_fraction", "objects", "risk")}
 
+    def matching_summary(self, key: str, image: Path | str, label: Path | str, refiner: object,
+                         label_encoding: str) -> dict | None:
+        """:meth:`summary` of ``key``'s stored result when it was made from these files with ``refiner``'s
+        settings and model (see :func:`key_for_files`), without reading the result; None when there is no
+        readable file or it is stale. Hashes the files only when a file is stored; OSError when they
+        cannot be read."""
+        if not self.path(key).is_file():
+            return None
+        summary = self.summary(key)
+        if summary is None or summary.get("changed_fraction") is None:
+            return None
+        return summary if summary["store_key"] == key_for_files(image, label, refiner, label_encoding) else None
+
     def load(self, key: str, stored_key: str) -> Loaded:
         """The stored result of ``key`` when its file holds ``stored_key``; else ``Loaded(None, why)``
         (``why`` is None when there is no file at all)."""

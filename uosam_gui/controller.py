@@ -28,6 +28,7 @@ class RefineController(QObject):
     failed = Signal(str, str)  # key ("" for the model), message
     cancelled = Signal(str)  # key: a refinement stopped (Esc, Cancel, other settings) and none of it runs on
     redecoded = Signal(str, int, float)  # key, object index, seconds in the worker
+    preparing = Signal(str, str)  # key, what an edit of it waits for ("loading the model", "encoding")
     modelReady = Signal(str)
     busyChanged = Signal(bool)
     exportProgress = Signal(int, int, str)
@@ -37,6 +38,7 @@ class RefineController(QObject):
     _redecode = Signal(int, str, int, object, object, object, object)
     _export = Signal(int, object, object, str, object)
     _load = Signal()
+    _encode_ahead = Signal(int, str, object)
 
     def __init__(self, model_type: str | None = None, checkpoint: Path | None = None, device: str = "auto",
                  config: RefineConfig | None = None, cache_size: int = 12) -> None:
@@ -53,6 +55,9 @@ class RefineController(QObject):
         self._export.connect(self.batch_worker.export)
         self._load.connect(self.loader.load_model)
         self._redecode.connect(self.interactive_worker.redecode)
+        self._encode_ahead.connect(self.worker.encode_ahead)
+        self.interactive_worker.preparing.connect(self._on_preparing)
+        self._encoding_ahead: tuple[str, int] | None = None  # key, token of the last encode-ahead job
         self._tokens = itertools.count(1)
         self.documents: OrderedDict[str, ImageDocument] = OrderedDict()
         self.cache_size = cache_size
@@ -62,6 +67,7 @@ class RefineController(QObject):
         self._redecode_tokens: dict[tuple[str, int], int] = {}
         self._redecode_revisions: dict[int, int] = {}  # redecode token -> document revision when asked
         self._replacing: set[int] = set()  # refine tokens whose document replaces the cached one (rerun)
+        self._stale: set[int] = set()  # refine tokens asked with settings changed since: their documents go
         self.pinned: set[str] = set()  # keys whose documents hold edits not yet written: never evicted
         self.last_redecode_seconds = 0.0
 
@@ -105,6 +111,7 @@ class RefineController(QObject):
         new = SharedModel(settings.model_type, settings.checkpoint, settings.device, settings.config)
         if not reload and old.refiner is not None:
             new.refiner = Refiner(old.refiner.engine, settings.config)  # same engine, other options
+        self._stale.update(self.in_flight)  # a document they still deliver was made with the old settings
         self.cancel()
         self.model = new
         for worker in self.workers:
@@ -124,6 +131,9 @@ class RefineController(QObject):
         """Ask for an image: returns its document when cached, else starts (or keeps) its refinement
         and cancels refinements of other images."""
         self.wanted_key = key
+        if self._encoding_ahead is not None and self._encoding_ahead[0] != key:
+            self.worker.cancel(self._encoding_ahead[1])  # the image it was for is no longer shown
+            self._encoding_ahead = None
         if key in self.documents:
             self.documents.move_to_end(key)
             return self.documents[key]
@@ -172,8 +182,22 @@ class RefineController(QObject):
             if other == key:
                 self._cancel(token)
 
+    def encode_ahead(self, document: ImageDocument) -> None:
+        """Compute the shown image's embedding in the background (once the model is loaded), after the jobs
+        already queued, so its first prompt edit is fast; a later call for another image replaces it."""
+        if self.model.refiner is None:
+            return  # asked again when the model is ready
+        if self._encoding_ahead is not None:
+            self.worker.cancel(self._encoding_ahead[1])
+        token = next(self._tokens)
+        self._encoding_ahead = (document.key, token)
+        self._encode_ahead.emit(token, document.key, document.image)
+
     def redecode(self, document: ImageDocument, index: int, prompts: ObjectPrompts) -> None:
         """Decode one object again; a newer request for the same object supersedes an older one."""
+        if self._encoding_ahead is not None and self._encoding_ahead[0] == document.key:
+            self.worker.cancel(self._encoding_ahead[1])  # the edit encodes the image itself if need be
+            self._encoding_ahead = None
         token = next(self._tokens)
         superseded = self._redecode_tokens.get((document.key, index))
         if superseded is not None:
@@ -206,14 +230,18 @@ class RefineController(QObject):
     def _finish(self, token: int) -> None:
         self.in_flight.pop(token, None)
         self._cancelled.discard(token)
+        self._stale.discard(token)
         self._replacing.discard(token)
         if not self.in_flight:
             self.busyChanged.emit(False)
 
     def _on_document(self, token: int, key: str, document: ImageDocument) -> None:
         replacing = token in self._replacing and token not in self._cancelled
+        stale = token in self._stale
         self._finish(token)
-        if key in self.documents and not replacing:  # a fresher copy already arrived (or was edited)
+        if stale and not self.refining(key):  # made with the old settings: as if it had stopped in time
+            self.cancelled.emit(key)
+        if stale or key in self.documents and not replacing:  # old settings, or a fresher copy is here
             return
         self.documents[key] = document
         self.documents.move_to_end(key)
@@ -248,6 +276,10 @@ class RefineController(QObject):
             if wanted == token:
                 return pair
         return None
+
+    def _on_preparing(self, token: int, key: str, stage: str) -> None:
+        if self._redecode_tokens.get(self._redecode_key(token) or ("", -1)) == token:
+            self.preparing.emit(key, stage)
 
     def _on_redecoded(self, token: int, key: str, index: int, new_object, seconds: float, shadow) -> None:
         revision = self._redecode_revisions.pop(token, None)

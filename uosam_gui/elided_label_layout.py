@@ -14,9 +14,12 @@ MIN_WIDTH_PX = 40
 class ElidedLabel(QLabel):
     """QLabel whose text is cut with "..." at its width; ``text()`` is still the whole text."""
 
-    def __init__(self, text: str = "", parent=None, *, tooltip_prefix: str = "") -> None:
+    def __init__(self, text: str = "", parent=None, *, tooltip_prefix: str = "", compact_hint: bool = False) -> None:
+        """``compact_hint``: ask for no width at all (a panel's read-out: the panel's other widgets set its
+        width, a long text never does); else ask for the whole text's width (a status-bar read-out)."""
         super().__init__(parent)
         self.tooltip_prefix = tooltip_prefix
+        self.compact_hint = compact_hint
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
@@ -24,6 +27,11 @@ class ElidedLabel(QLabel):
         """Show ``text`` (elided to the width); the tooltip holds all of it."""
         super().setText(text)
         self.setToolTip(f"{self.tooltip_prefix}{text}" if text else "")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+        """The whole text's width, or (``compact_hint``) only the minimum's."""
+        hint = super().sizeHint()
+        return QSize(self.minimumSizeHint().width(), hint.height()) if self.compact_hint else hint
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         """Narrow: the label gives way to the image area."""

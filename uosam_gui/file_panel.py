@@ -47,7 +47,8 @@ class FilePanel(QWidget):
         controls.addWidget(self.sort_combo)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.totals_label = ElidedLabel("", tooltip_prefix="totals over the images with ground truth:\n")
+        self.totals_label = ElidedLabel("", tooltip_prefix="totals over the images with ground truth:\n",
+                                        compact_hint=True)  # a long totals line never widens the list
         self.totals_label.setVisible(False)  # set and shown by whoever sums the list (the ground truth)
         layout.addWidget(self.filter_edit)
         layout.addLayout(controls)

@@ -39,6 +39,7 @@ from .refine_all import RefineAll
 from .review import Reviewer
 from .review_state import ReviewState
 from .settings_dialog import SettingsFlow
+from .stored_scan import StoredScan
 from .view_controls import ViewControls
 
 CANVAS_MIN_SIZE = (420, 300)  # the image area never gets smaller; the window's minimum size follows
@@ -69,6 +70,8 @@ class MainWindow(QMainWindow):
         self.class_loader = ClassesFlow(self.state, self.notifier, self.legend, self)
         self.settings_flow = SettingsFlow(self.state, self.reviewer, controller, self.notifier, self.statusBar(), self,
                                           refine_all=self.refine_all)
+        # made after the settings flow: a reopened session's settings are restored before the check
+        self.stored_scan = StoredScan(self.reviewer, controller, self.notifier, self)
         self.menu_actions = Actions(self, self.state, {
             "open": self.choose_dataset, "open_session": self.reviewer.open_session_file,
             "save": self.reviewer.save_current, "export": self.exporter.choose, "undo": self.editor.undo,
@@ -116,7 +119,10 @@ class MainWindow(QMainWindow):
         self.docks: list[QDockWidget] = []
         for title, widget, area in (("Images", self.file_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Review", right, Qt.DockWidgetArea.RightDockWidgetArea)):
-            widget.setMinimumWidth(PANEL_MIN_WIDTH)
+            # the file list gives way (its texts elide or scroll); the review panel's buttons and labels never
+            # get cut, so it is never narrower than they need
+            widget.setMinimumWidth(PANEL_MIN_WIDTH if widget is self.file_panel
+                                   else max(PANEL_MIN_WIDTH, widget.minimumSizeHint().width()))
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
@@ -189,7 +195,13 @@ class MainWindow(QMainWindow):
         editor.hoverText.connect(self.hover_label.setText)
         state.documentChanged.connect(self.hover_label.clear)  # no read-out of the previous image's pixel
         c.progress.connect(self._on_progress)
+        # images whose stored result matches the settings show as refined without being opened
+        for signal in (state.sessionChanged, self.settings_flow.applied, c.modelReady, c.exportFinished):
+            signal.connect(lambda *_: self.stored_scan.start())
         c.modelReady.connect(lambda model: self.notifier.notify(f"model {model} loaded"))
+        c.modelReady.connect(lambda *_: state.document is not None and c.encode_ahead(state.document))
+        c.preparing.connect(lambda key, stage: self.notifier.notify(
+            f"{key}: preparing this image for edits ({stage}) ..."))  # a first edit that has to wait says why
         c.busyChanged.connect(self._on_busy)
         self.cancel_button.clicked.connect(c.cancel)
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -63,15 +63,18 @@ class ObjectPanel(QWidget):
         self.why_label.setObjectName("why_label")
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("class of the selected object")
-        buttons = QHBoxLayout()
-        for button in (self.accept_button, self.reject_button, self.auto_button):
-            buttons.addWidget(button)
+        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_combo.setMinimumContentsLength(6)  # a long class name elides; the panel stays narrow
+        # two buttons a row (the class box beside Auto): whole button texts in a narrow panel
+        controls = QGridLayout()
+        for position, widget in enumerate((self.accept_button, self.reject_button, self.auto_button,
+                                           self.class_combo)):
+            controls.addWidget(widget, position // 2, position % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         layout.addWidget(self.why_label)
-        layout.addLayout(buttons)
-        layout.addWidget(self.class_combo)
+        layout.addLayout(controls)
         self.classes: ClassTable | None = None
         self.objects: list[ObjectResult] = []
         self.verdicts: list[Verdict] = []  # one per row: why the object uses its refined mask or not

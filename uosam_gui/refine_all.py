@@ -11,11 +11,11 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
-from uosam_core.result_store import ResultStore, key_for_files
+from uosam_core.result_store import ResultStore
 
 from .controller import RefineController
 from .file_panel import FilePanel
-from .notifications import Level, Notifier
+from .notifications import Level, Notifier, image_topic
 from .refine_all_job import StoredImage
 from .review import Reviewer
 from .session import ImageState
@@ -97,12 +97,9 @@ class RefineAll(QObject):
         store, count = ResultStore(session.out), 0
         for key in self.queue:
             record = session.records[key]
-            if not store.path(key).is_file():
-                continue
-            summary = store.summary(key)
             try:
-                matches = summary is not None and summary.get("changed_fraction") is not None and \
-                    summary["store_key"] == key_for_files(record.image, record.label, refiner, session.label_encoding)
+                matches = store.matching_summary(key, record.image, record.label, refiner,
+                                                 session.label_encoding) is not None
             except OSError:
                 matches = False
             count += matches
@@ -178,7 +175,7 @@ class RefineAll(QObject):
             self._save_session()
         self.file_panel.set_note(key, "")
         self.reviewer.recordChanged.emit(key)
-        self.notifier.notify(f"{key}: {message}", Level.ERROR)
+        self.notifier.notify(f"{key}: {message}", Level.ERROR, topic=image_topic(key))  # goes with another image
         self._next()
 
     def _on_cancelled(self, token: int, key: str) -> None:

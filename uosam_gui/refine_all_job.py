@@ -10,7 +10,7 @@ from pathlib import Path
 
 from uosam_core.image_io import InputError, check_pair, read_image, read_labels
 from uosam_core.pipeline import Progress, Refiner
-from uosam_core.result_store import ResultStore, is_refining, key_for_files, load_or_refine
+from uosam_core.result_store import ResultStore, is_refining, load_or_refine
 
 from .session import Session
 
@@ -62,9 +62,8 @@ def _refine_into_store(session: Session, key: str, refiner: Refiner, progress: P
     while is_refining(store.path(key)):
         wait()
         time.sleep(0.05)
-    summary = store.summary(key)
-    if summary is not None and summary.get("changed_fraction") is not None and \
-            summary["store_key"] == key_for_files(record.image, record.label, refiner, session.label_encoding):
+    summary = store.matching_summary(key, record.image, record.label, refiner, session.label_encoding)
+    if summary is not None:
         return StoredImage(key, False, float(summary["changed_fraction"]), int(summary.get("objects") or 0),
                            risk=summary.get("risk"))
     image = read_image(record.image)

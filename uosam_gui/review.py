@@ -139,7 +139,7 @@ class Reviewer(QObject):
         record = session.records[key]
         if record.image is None or record.label is None:
             self.state.show(None)
-            self.notifier.notify(f"{key}: {record.error}", Level.ERROR)
+            self.notifier.notify(f"{key}: {record.error}", Level.ERROR, topic=image_topic(key))
             return
         document = self.controller.show(key, session)
         if document is not None:
@@ -198,6 +198,7 @@ class Reviewer(QObject):
                              + (f" ({timings})" if timings else "") + (f" - {past}" if past else ""))
         for notice in getattr(document, "notices", []):
             self.notifier.notify(notice, Level.WARNING, topic=image_topic(document.key))
+        self.controller.encode_ahead(document)  # ahead of the next image: the first edit here is fast too
         self._prefetch_next()
 
     def _prefetch_next(self) -> None:
@@ -228,7 +229,9 @@ class Reviewer(QObject):
             session.mark_error(key, message)
             self._write_session()
             self.recordChanged.emit(key)
-        self.notifier.notify(f"{key}: {message}" if key else message, Level.ERROR)
+        # an error about one image goes when another is shown; one about the model (no key) stays
+        self.notifier.notify(f"{key}: {message}" if key else message, Level.ERROR,
+                             topic=image_topic(key) if key else None)
         if key and session is not None and key == session.current:
             self.notifier.clear_status()  # no longer "refining ..." (the error stays in the banner)
 

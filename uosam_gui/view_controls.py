@@ -11,9 +11,18 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QSlider, QSpinB
 from .object_panel import swatch
 from .review_state import BRUSH_RANGE, Heatmap, Overlay, ReviewState, Tool
 
+COMBO_MIN_CHARACTERS = 8  # a combo box narrower than its longest entry elides it (the panel stays narrow)
+
+
+def _narrow_combo() -> QComboBox:
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
+    return combo
+
 
 def _enum_combo(kind: type[Enum]) -> QComboBox:
-    combo = QComboBox()
+    combo = _narrow_combo()
     for member in kind:
         combo.addItem(member.value, member)
     return combo
@@ -40,13 +49,15 @@ class ViewControls(QWidget):
         self.heatmap_combo = _enum_combo(Heatmap)
         self.outline_check = QCheckBox("GRO mask outlines")
         self.tool_combo = _enum_combo(Tool)
-        self.paint_class_combo = QComboBox()
+        self.paint_class_combo = _narrow_combo()
         self.brush_spin = QSpinBox(minimum=BRUSH_RANGE[0], maximum=BRUSH_RANGE[1], suffix=" screen px")
+        self.brush_spin.setMinimumWidth(self.brush_spin.sizeHint().width())  # its unit is never cut
         form = QFormLayout(self)
+        form.setContentsMargins(2, 2, 2, 2)  # as the panels around it: the review panel stays narrow
         for label, widget in (("overlay", self.overlay_combo), ("opacity", self.opacity_slider),
                               ("heatmap", self.heatmap_combo), ("", self.outline_check), ("tool", self.tool_combo),
                               ("paint class", self.paint_class_combo), ("brush radius", self.brush_spin)):
-            form.addRow(label, widget)
+            form.addRow(label, widget) if label else form.addRow(widget)  # a check box spans the form
         _bind_combo(self.overlay_combo, state.set_overlay, state.overlayChanged, lambda: state.overlay)
         _bind_combo(self.heatmap_combo, state.set_heatmap, state.heatmapChanged, lambda: state.heatmap)
         _bind_combo(self.tool_combo, state.set_tool, state.toolChanged, lambda: state.tool)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from uosam_core import weights
 from uosam_core.config import RefineConfig
-from uosam_core.engine import SamEngine
+from uosam_core.engine import SamEngine, image_key
 from uosam_core.lro import redecode_object
 from uosam_core.pipeline import Cancelled, Refiner
 from uosam_core.weights import CheckpointError
@@ -173,6 +173,7 @@ class RefineWorker(QObject):
     exportProgress = Signal(int, int, str)  # done, total, key
     exportFinished = Signal(object, str)  # log dict (or None), error message ("" when fine)
     stored = Signal(int, str, object)  # token, key, StoredImage (Refine all)
+    preparing = Signal(int, str, str)  # token, key, what an edit waits for: "loading the model", "encoding"
 
     def __init__(self, model: SharedModel) -> None:
         super().__init__()
@@ -294,6 +295,31 @@ class RefineWorker(QObject):
             with self._lock:
                 self._cancelled.discard(token)
 
+    @Slot(int, str, object)
+    def encode_ahead(self, token: int, key: str, image) -> None:
+        """Compute the shown image's embedding (HxWx3 uint8) ahead, so its first prompt edit is as fast as the
+        later ones (a stored result is shown without encoding). Lowest priority: only with the model loaded,
+        after the jobs queued before it, pausing while the user edits; an edit of the image cancels it."""
+        try:
+            refiner = self.model.refiner
+            if refiner is None:
+                return
+
+            def pause() -> None:
+                self.model.yield_to_interactive()
+                self._check(token)
+
+            pause()
+            with refiner.engine.pause_points(pause):
+                refiner.engine.encode(image)
+        except Cancelled:
+            pass
+        except Exception:  # noqa: BLE001 - only a head start: the edit encodes (and reports) by itself
+            traceback.print_exc()
+        finally:
+            with self._lock:
+                self._cancelled.discard(token)
+
     @Slot(int, str, int, object, object, object, object)
     def redecode(self, token: int, key: str, index: int, obj, prompts, image, shadow) -> None:
         """Decode one object again from edited prompts (the embedding is cached), and compose the labels
@@ -301,10 +327,15 @@ class RefineWorker(QObject):
         thread does not have to."""
         try:
             self._check(token)
+            if self.model.refiner is None:
+                self.preparing.emit(token, key, "loading the model")  # a stored result is shown before it loads
             refiner = self._ensure_model()
             start = time.perf_counter()
             with self.model.interactive():
-                embedding = refiner.engine.encode(image)
+                engine = refiner.engine
+                if engine.cache.get(image_key(image, engine.model_id)) is None:
+                    self.preparing.emit(token, key, "encoding")  # the first edit of an image not encoded yet
+                embedding = engine.encode(image)
                 new_object = redecode_object(refiner.engine, embedding, obj, prompts, refiner.config.lro)
                 self._check(token)
                 if shadow is not None:
