@@ -1,8 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
 from uosam_core.config import GroConfig, LroConfig
-from uosam_core.gro import boundary_points, class_edges, fast_masks
+from uosam_core.gro import boundary_points, class_edges, clean_compact, clean_mask, fast_masks
 from uosam_core.lro import compose_lro, run_lro
 from uosam_core.voting import fill_unknown, vote, vote_maps
 
@@ -105,3 +106,31 @@ def test_one_class_everywhere_except_ignore_pixels(engine, demo_image):
     result = _refine(engine, image, labels, max_prompts=4, stability_score_thresh=1.01)
     assert result.gro.prompt_count > 0 and len(result.gro.masks) == 0
     assert set(np.unique(result.labels)) <= {4, 255} and (result.labels[:, 3:] == 4).all()
+
+
+def random_blobs(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """An HxW bool mask of ellipses (some beyond the border) with small holes and islands punched in."""
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(rng.integers(1, 6)):
+        centre = (int(rng.integers(-20, width + 20)), int(rng.integers(-20, height + 20)))
+        axes = (int(rng.integers(2, 80)), int(rng.integers(2, 80)))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    for _ in range(rng.integers(0, 8)):
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.circle(mask, centre, int(rng.integers(1, 8)), int(rng.integers(0, 2)), -1)
+    return mask.astype(bool)
+
+
+@pytest.mark.parametrize("size_range", [(100, 200), (20, 90)])  # the second: images below the area limit
+def test_cleaning_inside_the_mask_box_equals_cleaning_the_whole_image(size_range):
+    """Holes that reach the image border or the box edge, islands under the limit, masks smaller than
+    the limit (the largest island is kept): the box-only clean gives SAM's whole-image result."""
+    rng = np.random.default_rng(1)
+    config = GroConfig()
+    for _ in range(1500):
+        height, width = (int(v) for v in rng.integers(*size_range, 2))
+        mask = random_blobs(rng, height, width)
+        expected = clean_mask(mask, config)
+        cleaned = clean_compact(mask, config)
+        assert np.array_equal(cleaned.dense(), expected)
+        assert cleaned.area == int(expected.sum())

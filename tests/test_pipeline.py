@@ -4,6 +4,7 @@ import pytest
 from conftest import load_demo
 
 from uosam_core.config import RefineConfig
+from uosam_core.gro import FAST_BATCH
 from uosam_core.metrics import Evaluator
 from uosam_core.pipeline import Cancelled, Refiner
 
@@ -116,7 +117,7 @@ def test_progress_reports_every_step_and_can_cancel(engine, demo_stems):
     result = Refiner(engine).refine(image, baseline, progress=lambda stage, fraction: seen.append((stage, fraction)))
     stages = [stage for stage, _ in seen]
     assert stages[:3] == ["encode", "lro", "gro"] and stages[-1] == "done"
-    assert stages.count("gro") == 1 + -(-result.gro.prompt_count // 16)  # the start, then every decoder batch
+    assert stages.count("gro") == 1 + -(-result.gro.prompt_count // FAST_BATCH)  # the start, then every decoder batch
     fractions = [fraction for _, fraction in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 

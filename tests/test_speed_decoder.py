@@ -16,6 +16,7 @@ from conftest import load_demo
 
 from uosam_core.engine import Decoded, Prompts
 from uosam_core.models import DecoderPath
+from uosam_core.models.fast_decoder import NOT_DECODED
 
 LOGIT_ATOL = 2e-3
 SCORE_ATOL = 1e-4
@@ -109,3 +110,26 @@ def test_fused_decode_gives_the_same_bytes_again(engine, two_images):
         again = engine.decode(embedding, prompts)
     assert torch.equal(once.low_res_logits, again.low_res_logits)
     assert torch.equal(once.scores, again.scores)
+
+
+def test_a_minimum_score_leaves_only_unread_masks_undecoded(engine, two_images):
+    """GRO reads the logits of a prompt only when one of its masks scores above the IoU filter: the
+    fused decoder skips the upscaling of the others (the costlier half of a decode), and the masks it
+    does decode are those without the minimum (to float rounding: the token MLPs see a smaller batch)."""
+    image = two_images[0]
+    embedding = engine.encode(image)
+    prompts = Prompts(spread_points(image, 12)[:, None, :], np.ones((12, 1), np.int64))
+    with decoder_path(engine, DecoderPath.FUSED):
+        full = engine.decode(embedding, prompts)
+        threshold = float(full.scores.max(dim=1).values.median())  # about half of the prompts pass
+        skipped = engine.decode(embedding, prompts, min_score=threshold)
+    wanted = (full.scores > threshold).any(dim=1)
+    assert 0 < int(wanted.sum()) < len(wanted)
+    assert torch.equal(skipped.scores, full.scores)
+    assert_same_masks(Decoded(full.low_res_logits[wanted], full.scores[wanted]),
+                      Decoded(skipped.low_res_logits[wanted], skipped.scores[wanted]))
+    assert (skipped.low_res_logits[~wanted] == NOT_DECODED).all() and NOT_DECODED < -1  # empty, not stable
+    with decoder_path(engine, DecoderPath.REFERENCE):  # the reference path decodes everything: same read masks
+        reference = engine.decode(embedding, prompts, min_score=threshold)
+    assert_same_masks(Decoded(reference.low_res_logits[wanted], reference.scores[wanted]),
+                      Decoded(skipped.low_res_logits[wanted], skipped.scores[wanted]))

@@ -48,7 +48,7 @@ class GroConfig:
     # fast profile
     fast_points_per_side: int = 48
     boundary_band: float = 0.08  # keep grid points within this fraction of max(H, W) of a class edge
-    max_prompts: int = 64
+    max_prompts: int = 40  # decoded in batches of 8, points covered by kept masks skipped (docs/decisions/0019)
     min_vote_share: float = 0.55  # a mask paints only when its winner holds a strict majority of its votes
     max_mask_fraction: float = 0.5  # masks covering more of the image than this do not vote (1.0: the paper)
     # a region of another class with at least this share of its pixels inside a voting mask keeps its class

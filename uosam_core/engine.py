@@ -258,10 +258,12 @@ class SamEngine:
 
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: Prompts, multimask: bool = True,
-               batch_size: int = 64) -> Decoded:
+               batch_size: int = 64, min_score: float | None = None) -> Decoded:
         """Decode N prompts against one embedding, ``batch_size`` at a time.
 
-        Returns M masks per prompt (3 with ``multimask``, else 1; HQ-SAM 1) as low-res logits.
+        Returns M masks per prompt (3 with ``multimask``, else 1; HQ-SAM 1) as low-res logits. With
+        ``min_score``, the logits of a prompt none of whose masks scores above it may be left undecoded
+        (a constant far below 0: an empty mask); its scores are always decoded.
         """
         count = len(prompts)
         if count == 0:
@@ -283,7 +285,7 @@ class SamEngine:
                 points = (self._to_input_frame(prompts.points[part], embedding), labels)
             boxes = None if prompts.boxes is None else self._to_input_frame(prompts.boxes[part], embedding)
             masks = None if prompts.mask_inputs is None else prompts.mask_inputs[part].to(self.device)
-            low_res, iou = self.adapter.decode(features, points, boxes, masks, multimask)
+            low_res, iou = self.adapter.decode(features, points, boxes, masks, multimask, min_score)
             logits.append(low_res.float().cpu())
             scores.append(iou.float().cpu())
         return Decoded(torch.cat(logits), torch.cat(scores))

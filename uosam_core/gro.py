@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
@@ -26,7 +27,7 @@ from .sam_package import (
 )
 from .voting import vote, vote_options
 
-FAST_BATCH = 16
+FAST_BATCH = 8  # prompts per decode; the coverage skip runs after each (docs/decisions/0019)
 UPSCALE_PIXELS = 16 * 1024 * 1024  # fast profile: kept masks upsampled together up to this many logits
 PAPER_BATCH_PIXELS = 4_000_000  # images larger than this run the paper profile's AMG with smaller batches
 
@@ -59,12 +60,44 @@ def boundary_points(lro_labels: np.ndarray, config: GroConfig) -> np.ndarray:
     return points[order].astype(np.float32)
 
 
-def _clean(mask: np.ndarray, config: GroConfig) -> np.ndarray:
+def clean_mask(mask: np.ndarray, config: GroConfig) -> np.ndarray:
     """Remove small holes and islands of an HxW bool mask (as SAM's AMG does)."""
     if config.min_mask_region_area > 0:
         mask, _ = remove_small_regions(mask, config.min_mask_region_area, mode="holes")
         mask, _ = remove_small_regions(mask, config.min_mask_region_area, mode="islands")
     return mask
+
+
+def clean_compact(mask: np.ndarray, config: GroConfig) -> CompactMask:
+    """:func:`clean_mask` of an HxW bool mask, done inside its box, as a compact mask (the same pixels).
+
+    Islands lie inside the box. A hole is a small background component: inside the box padded by one
+    background line on every side that is not the image border, a component that reaches a padding
+    line reaches the background beyond the box, whose strip on that side is whole image rows or
+    columns (at least ``min(H, W)`` pixels), so it is never small when ``min(H, W)`` reaches the area
+    limit; else the whole image is cleaned.
+    """
+    area = config.min_mask_region_area
+    height, width = mask.shape
+    rows = np.flatnonzero(mask.any(axis=1))
+    if area <= 0 or rows.size == 0 or min(height, width) < area:
+        return CompactMask.from_dense(clean_mask(mask, config))
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    pads = ((int(top > 0), int(bottom < height)), (int(left > 0), int(right < width)))
+    padded = np.pad(mask[top:bottom, left:right], pads)
+    count, regions, stats, _ = cv2.connectedComponentsWithStats((~padded).astype(np.uint8), connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < area
+    small[0] = False  # label 0: the mask itself
+    lines = np.zeros(padded.shape, bool)
+    lines[: pads[0][0]], lines[padded.shape[0] - pads[0][1]:] = True, True
+    lines[:, : pads[1][0]], lines[:, padded.shape[1] - pads[1][1]:] = True, True
+    small[np.unique(regions[lines])] = False  # they reach the background beyond the box
+    if small.any():
+        padded = padded | small[regions]
+    crop = padded[pads[0][0]: padded.shape[0] - pads[0][1], pads[1][0]: padded.shape[1] - pads[1][1]]
+    crop, _ = remove_small_regions(crop, area, mode="islands")
+    return CompactMask.from_crop(crop, top, left, (height, width))
 
 
 def _box_nms(masks: list[CompactMask], scores: list[float], config: GroConfig) -> tuple[MaskStack, np.ndarray]:
@@ -103,7 +136,8 @@ def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, 
         spent += len(batch)
         if on_batch is not None:
             on_batch(spent / config.max_prompts)
-        decoded = engine.decode(embedding, Prompts(batch[:, None, :], np.ones((len(batch), 1))), multimask=True)
+        decoded = engine.decode(embedding, Prompts(batch[:, None, :], np.ones((len(batch), 1))), multimask=True,
+                                min_score=config.pred_iou_thresh)  # masks scored lower are never read
         logits = embedding.crop_low_res(decoded.low_res_logits).flatten(0, 1)
         scores = decoded.scores.flatten()
         stability = calculate_stability_score(logits, 0.0, 1.0)
@@ -128,9 +162,9 @@ def fast_masks(engine: SamEngine, embedding: Embedding, lro_labels: np.ndarray, 
     for start in range(0, len(scores_list), chunk):  # a few full-resolution masks at a time
         dense = engine.upscale(embedding, logits[start: start + chunk])[:, 0] > 0
         for offset, score in enumerate(scores_list[start: start + chunk]):
-            mask = _clean(dense[offset].numpy(), config)
-            if mask.any():
-                cleaned.append(CompactMask.from_dense(mask))
+            mask = clean_compact(dense[offset].numpy(), config)
+            if mask.area:
+                cleaned.append(mask)
                 cleaned_scores.append(score)
         del dense
     if not cleaned:

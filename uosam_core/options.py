@@ -216,7 +216,7 @@ _META: dict[str, Meta] = {
     "gro.fast_points_per_side": Meta(low=1, help="fast profile: prompt grid points per side"),
     "gro.boundary_band": Meta(low=0.0, high=1.0, help="fast profile: prompt only within this fraction of "
                                                       "max(H, W) of a class edge"),
-    "gro.max_prompts": Meta(low=1, help="fast profile: prompts per decoder batch"),
+    "gro.max_prompts": Meta(low=1, help="fast profile: the most point prompts decoded per image"),
     "ignore_ids": Meta(flag="--ignore-index", basic=True, help="comma-separated ignore ids; an empty value: none"),
     "background_ids": Meta(flag="--background", basic=True, help="comma-separated ids the LRO leaves alone"),
 }

@@ -118,12 +118,14 @@ class ModelAdapter(ABC):
     @abstractmethod
     def decode(self, features: FeatureSet, points: tuple[torch.Tensor, torch.Tensor] | None,
                boxes: torch.Tensor | None, masks: torch.Tensor | None,
-               multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+               multimask: bool, min_score: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode N prompts against one image's features.
 
         points: (N x P x 2 float (x, y) in the encoder input frame, N x P int64 labels 1/0/-1);
         boxes: N x 4 float XYXY in the encoder input frame; masks: N x 1 x 256 x 256 float logits.
-        Returns (low-res logits N x M x 256 x 256, predicted IoU N x M).
+        Returns (low-res logits N x M x 256 x 256, predicted IoU N x M). ``min_score``: the caller reads
+        the logits only of prompts with a mask predicted above it; an adapter may leave the others'
+        logits undecoded (a constant below any mask threshold).
         """
 
     def upscale(self, low_res_logits: torch.Tensor, input_size: tuple[int, int],

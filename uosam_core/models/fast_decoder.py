@@ -28,6 +28,8 @@ from torch import nn
 
 _IMAGE_TOKENS_SIDE = 64
 STATES_KEPT = 2  # images whose shared keys are kept (~10 MB each)
+NOT_DECODED = -100.0  # the low-res logit of a mask left undecoded (see FusedSamDecoder.__call__'s min_score)
+UPSCALE_TOKEN_ROWS = 16  # rows of the 64 x 64 token grid upscaled at a time (1024 tokens: ~1 MB of features)
 
 
 def supports(mask_decoder: nn.Module) -> bool:
@@ -66,9 +68,9 @@ def _token_to_image_shared(attention: nn.Module, queries: torch.Tensor, keys_hds
 
 
 def _token_to_image_folded(attention: nn.Module, queries: torch.Tensor, keys: torch.Tensor,
-                           positions: torch.Tensor) -> torch.Tensor:
-    """Prompt tokens (N x T x C) attend to per-prompt image tokens (keys N x S x C, plus positions S x C
-    on the key side), the projections folded into the prompt side."""
+                           keys_in: torch.Tensor) -> torch.Tensor:
+    """Prompt tokens (N x T x C) attend to per-prompt image tokens (values from ``keys`` N x S x C, logits
+    from ``keys_in`` N x S x C: the keys plus their positions), the projections folded into the prompt side."""
     count, tokens, channels = queries.shape
     heads, head_dim, scale = _heads(attention)
     q = F.linear(queries, attention.q_proj.weight * scale, attention.q_proj.bias * scale)
@@ -76,16 +78,14 @@ def _token_to_image_folded(attention: nn.Module, queries: torch.Tensor, keys: to
     # q . (Wk x + bk) = (q Wk) . x + q . bk; the second term is the same for every key and cancels
     query_in = torch.einsum("nthd,hdc->nhtc", q.view(count, tokens, heads, head_dim), k_weight)
     query_in = query_in.reshape(count, heads * tokens, channels)
-    position_logits = torch.mm(query_in.view(-1, channels), positions.t()).view(count, heads * tokens, -1)
-    logits = torch.baddbmm(position_logits, query_in, keys.transpose(1, 2))  # N x HT x S
-    attn = torch.softmax(logits, dim=-1)
+    attn = torch.softmax(torch.bmm(query_in, keys_in.transpose(1, 2)), dim=-1)  # N x HT x S
     mixed = torch.bmm(attn, keys).view(count, heads, tokens, channels)  # rows of attn sum to 1
     v_weight = attention.v_proj.weight.view(heads, head_dim, channels)
     out = torch.einsum("nhtc,hdc->nthd", mixed, v_weight) + attention.v_proj.bias.view(heads, head_dim)
     return attention.out_proj(out.reshape(count, tokens, heads * head_dim))
 
 
-def _image_to_token(attention: nn.Module, keys: torch.Tensor, positions: torch.Tensor | None,
+def _image_to_token(attention: nn.Module, keys: torch.Tensor, keys_in: torch.Tensor | None,
                     shared_q_hds: torch.Tensor | None, token_keys: torch.Tensor,
                     token_values: torch.Tensor) -> torch.Tensor:
     """Image tokens attend to the prompt tokens; returns ``keys`` plus their update, N x S x C.
@@ -114,9 +114,7 @@ def _image_to_token(attention: nn.Module, keys: torch.Tensor, positions: torch.T
         q_weight = attention.q_proj.weight.view(heads, head_dim, channels)
         keys_out = torch.einsum("nthd,hdc->nhtc", k, q_weight).reshape(count, heads * tokens, channels)
         offset = torch.einsum("nthd,hd->nht", k, attention.q_proj.bias.view(heads, head_dim))
-        logits = torch.mm(keys_out.view(-1, channels), positions.t()).view(count, heads * tokens, size)
-        logits += offset.reshape(count, heads * tokens, 1)
-        logits = torch.baddbmm(logits, keys_out, keys.transpose(1, 2))  # N x HT x S
+        logits = torch.baddbmm(offset.reshape(count, heads * tokens, 1), keys_out, keys_in.transpose(1, 2))
         attn = torch.softmax(logits.view(count, heads, tokens, size), dim=2).view(count, heads * tokens, size)
     return torch.baddbmm(keys, attn.transpose(1, 2), values)
 
@@ -175,9 +173,12 @@ class FusedSamDecoder:
             return state
 
     def __call__(self, image_embed: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor | None,
-                 multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                 multimask: bool, min_score: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """image_embed 1 x C x 64 x 64; sparse N x Ts x C prompt tokens; dense N x C x 64 x 64 mask-input
-        embeddings, or None for no mask input. Returns (N x M x 256 x 256 logits, N x M IoU predictions)."""
+        embeddings, or None for no mask input. Returns (N x M x 256 x 256 logits, N x M IoU predictions).
+
+        With ``min_score``, a prompt none of whose masks is predicted above it is not upscaled (the costlier
+        half of a decode): its logits are :data:`NOT_DECODED`."""
         decoder, transformer = self.decoder, self.transformer
         count = sparse.shape[0]
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
@@ -195,27 +196,38 @@ class FusedSamDecoder:
                                    queries)
         else:
             keys = image_embed[0].flatten(1).t() + dense.flatten(2).transpose(1, 2)  # N x S x C
+            keys_in = keys + positions  # one pass; the logits' products then take one operand, not two
             queries = first.norm2(queries + _token_to_image_folded(first.cross_attn_token_to_image, queries + prompt,
-                                                                   keys, positions))
+                                                                   keys, keys_in))
             queries = first.norm3(queries + first.mlp(queries))
-            keys = _image_to_token(first.cross_attn_image_to_token, keys, positions, None, queries + prompt, queries)
+            keys = _image_to_token(first.cross_attn_image_to_token, keys, keys_in, None, queries + prompt, queries)
+            del keys_in
         keys = first.norm4(keys)  # N x S x C from here on
+        keys_in = keys + positions
         q = queries + prompt
         queries = second.norm1(queries + second.self_attn(q=q, k=q, v=queries))
         queries = second.norm2(queries + _token_to_image_folded(second.cross_attn_token_to_image, queries + prompt,
-                                                                keys, positions))
+                                                                keys, keys_in))
         queries = second.norm3(queries + second.mlp(queries))
-        keys = second.norm4(_image_to_token(second.cross_attn_image_to_token, keys, positions, None,
+        keys = second.norm4(_image_to_token(second.cross_attn_image_to_token, keys, keys_in, None,
                                             queries + prompt, queries))
+        keys_in = torch.add(keys, positions, out=keys_in)  # the last block's buffer, reused
         first_mask = 1 if multimask else 0
         last_mask = decoder.num_mask_tokens if multimask else 1
-        # the last attention is per prompt token and only the IoU and the returned mask tokens are read
-        used = slice(0, 1 + last_mask)
+        # the last attention is per prompt token and only the IoU token and the returned mask tokens are read
+        used = [0, *range(1 + first_mask, 1 + last_mask)]
         queries, prompt = queries[:, used], prompt[:, used]
         queries = transformer.norm_final_attn(queries + _token_to_image_folded(
-            transformer.final_attn_token_to_image, queries + prompt, keys, positions))
-        masks = self._upscaled_masks(keys, queries[:, 1 + first_mask: 1 + last_mask], first_mask)
+            transformer.final_attn_token_to_image, queries + prompt, keys, keys_in))
+        del keys_in
         iou = decoder.iou_prediction_head(queries[:, 0])[:, first_mask:last_mask]
+        wanted = None if min_score is None else (iou > min_score).any(dim=1)
+        if wanted is None or bool(wanted.all()):
+            return self._upscaled_masks(keys, queries[:, 1:], first_mask), iou
+        side = _IMAGE_TOKENS_SIDE * 4
+        masks = keys.new_full((count, last_mask - first_mask, side, side), NOT_DECODED)
+        if bool(wanted.any()):
+            masks[wanted] = self._upscaled_masks(keys[wanted], queries[wanted, 1:], first_mask)
         return masks, iou
 
     def _upscaled_masks(self, keys: torch.Tensor, mask_tokens: torch.Tensor, first_mask: int) -> torch.Tensor:
@@ -235,14 +247,20 @@ class FusedSamDecoder:
         b1, b2 = conv1.bias.repeat(4), conv2.bias.repeat(4)
         mlps = decoder.output_hypernetworks_mlps[first_mask: first_mask + mask_tokens.shape[1]]
         hyper = torch.stack([mlp(mask_tokens[:, index]) for index, mlp in enumerate(mlps)], dim=2)  # N x c x M
-        masks = keys.new_empty(count, hyper.shape[2], side * 4, side * 4)
+        # the hypernetwork product of the four output pixels of each (a2, b2) at once: a block-diagonal
+        # 4c x 4M matrix (a c x M product is a skinny GEMM that runs ~4x slower than this one)
+        hyper = torch.stack([torch.block_diag(*[prompt_hyper] * 4) for prompt_hyper in hyper])  # N x 4c x 4M
+        masks = keys.new_empty(count, hyper.shape[2] // 4, side * 4, side * 4)
+        rows = UPSCALE_TOKEN_ROWS
         for index in range(count):
-            # mm + in-place bias and GELU: addmm's broadcast bias copy and a fresh GELU output cost as
-            # much as the products here
-            x = torch.mm(keys[index], w1).add_(b1)
-            x = _gelu_(F.layer_norm(x.view(-1, mid), (mid,), norm.weight, norm.bias, norm.eps))  # LayerNorm2d
-            x = _gelu_(torch.mm(x, w2).add_(b2))  # rows: (i, j, a, b), cols: (a2, b2, c)
-            logits = torch.mm(x.view(-1, out), hyper[index])  # (i j a b a2 b2) x M
-            target = masks[index].view(-1, side, 2, 2, side, 2, 2)  # M x (i a a2) x (j b b2)
-            target.copy_(logits.view(side, side, 2, 2, 2, 2, -1).permute(6, 0, 2, 4, 1, 3, 5))
+            for row in range(0, side, rows):
+                # a band of token rows at a time: its upscaled features (~1 MB) stay in the core's cache
+                # from the first product to the hypernetwork product; mm + in-place bias and GELU, as
+                # addmm's broadcast bias copy and a fresh GELU output cost as much as the products
+                x = torch.mm(keys[index, row * side: (row + rows) * side], w1).add_(b1)
+                x = _gelu_(F.layer_norm(x.view(-1, mid), (mid,), norm.weight, norm.bias, norm.eps))  # LayerNorm2d
+                x = _gelu_(torch.mm(x, w2).add_(b2))  # rows: (i, j, a, b), cols: (a2, b2, c)
+                logits = torch.mm(x, hyper[index])  # (i j a b) x (a2 b2 M)
+                target = masks[index, :, row * 4: (row + rows) * 4].view(-1, rows, 2, 2, side, 2, 2)
+                target.copy_(logits.view(rows, side, 2, 2, 2, 2, -1).permute(6, 0, 2, 4, 1, 3, 5))
         return masks

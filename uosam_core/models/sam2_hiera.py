@@ -59,7 +59,7 @@ class Sam2Adapter(ModelAdapter):
 
     def decode(self, features: FeatureSet, points: tuple[torch.Tensor, torch.Tensor] | None,
                boxes: torch.Tensor | None, masks: torch.Tensor | None,
-               multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+               multimask: bool, min_score: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As SAM2ImagePredictor: a box becomes two corner points (labels 2, 3) before the points."""
         model = self.module
         if boxes is not None:

@@ -52,11 +52,11 @@ class SamV1Adapter(ModelAdapter):
 
     def decode(self, features: FeatureSet, points: tuple[torch.Tensor, torch.Tensor] | None,
                boxes: torch.Tensor | None, masks: torch.Tensor | None,
-               multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+               multimask: bool, min_score: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         sparse, dense = self.module.prompt_encoder(points=points, boxes=boxes, masks=masks)
         extras = self.decoder_extras(features)
         if self.fused is not None and self.decoder_path is DecoderPath.FUSED and not extras:
-            return self.fused(features[IMAGE_EMBED], sparse, None if masks is None else dense, multimask)
+            return self.fused(features[IMAGE_EMBED], sparse, None if masks is None else dense, multimask, min_score)
         return self.module.mask_decoder(
             image_embeddings=features[IMAGE_EMBED],
             image_pe=self.module.prompt_encoder.get_dense_pe(),
