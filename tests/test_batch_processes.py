@@ -124,3 +124,23 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path):
     # exit status 130, or death by SIGINT when the interrupt cut an import short (Python then exits by
     # the signal); a shell shows both as 130
     assert run.returncode in (130, -signal.SIGINT), run.returncode
+
+
+def test_sigterm_stops_like_ctrl_c_and_says_so(reference, tmp_path):
+    """CLI trial: SIGTERM (a cluster job's time limit) ended the run with no message and no summary,
+    leaving its claims. It now stops as Ctrl-C does: one line, records and summary kept, exit 143."""
+    out = tmp_path / "out"
+    run = start_cli(*_args(reference, out))
+    assert _wait_for(lambda: len(record_lines(out)) >= 1, run), "the first image was refined"
+    run.send_signal(signal.SIGTERM)
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 143, (run.returncode, stderr)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "terminated (SIGTERM)" in lines[0] and "run again to resume" in lines[0], stderr
+    summary = json.loads((out / SUMMARY_NAME).read_text())
+    assert summary["interrupted"] and summary["terminated"]
+    assert not list((out / ".uosam" / "claims").iterdir())
+    assert not [path for path in out.rglob("*") if path.name.endswith(".uosam-tmp")]
+    final = start_cli(*_args(reference, out))
+    final.communicate(timeout=600)
+    assert final.returncode == 0 and png_digests(out) == reference[3]

@@ -63,7 +63,7 @@ def test_rerun_redoes_only_what_changed_and_says_why(cached_engine, tmp_path):
                              for key in ("00", "01")]
 
     full, lines = _run(Refiner(cached_engine, NO_GRO), images, labels, out)  # issue 7 item 11
-    assert sorted(lines) == ["redo 00.png: settings changed", "redo 01.png: settings changed"]
+    assert sorted(lines) == [f"redo {key}.png: settings changed: lro.enabled False -> True" for key in ("00", "01")]
     assert len(full.written) == 2 and png_digests(out) != written
     records = record_lines(out)
     assert len(records) == 8 and {record["key"] for record in records} == {"00", "01"}

@@ -124,3 +124,35 @@ def test_keyboard_only_review_of_the_demo_writes_the_decided_labels(qtbot, tmp_p
     for words in ("Open", "Save", "Export", "J / K", "Shift+A / Shift+R", "Edit prompts"):
         assert words in page
     window.help_dialog.close()
+
+
+def test_z_zooms_to_a_scattered_class_object_not_to_its_fragments(qtbot, tmp_path, engine):
+    """User trial: Z showed the whole image for an object whose class has small fragments all over
+    the image (the baseline's box spans it). The view must show the object the tool refined: its
+    refined mask and its prompt box (the largest component), with a margin."""
+    window = make_window(qtbot, tmp_path, engine)
+    assert window.open_dataset(DEMO / "images", DEMO / "labels", tmp_path / "out")
+    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    while window.document.key != "coco_03":
+        key(window, Qt.Key.Key_N)
+        qtbot.waitUntil(lambda: window.document is not None and window.document.result is not None,
+                        timeout=REFINE_TIMEOUT_MS)
+    document = window.document
+    height, width = document.image.shape[:2]
+
+    def box_area(mask) -> int:
+        rows, cols = np.nonzero(mask)
+        return int((rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1))
+
+    scattered = [i for i, obj in enumerate(document.objects)
+                 if box_area(obj.baseline_mask) > 10 * box_area(obj.step2_mask)]
+    assert scattered, "coco_03 has a class scattered over the image (small fragments far from its object)"
+    index = scattered[0]
+    key(window, Qt.Key.Key_J)
+    while window.selected != index:
+        key(window, Qt.Key.Key_J)
+    key(window, Qt.Key.Key_Z)
+    (vx0, vx1), (vy0, vy1) = window.canvas.view.viewRange()
+    rows, cols = np.nonzero(document.objects[index].step2_mask)
+    assert vx0 <= cols.min() and vx1 >= cols.max() + 1 and vy0 <= rows.min() and vy1 >= rows.max() + 1
+    assert (vx1 - vx0) * (vy1 - vy0) < 0.25 * width * height, "Z still shows (nearly) the whole image"

@@ -11,6 +11,7 @@ the run is interrupted (Ctrl-C). See docs/decisions/0007-batch-and-ray.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -24,8 +25,8 @@ from .atomic import is_own_temp, write_text
 from .claims import Claims
 from .config import RefineConfig
 from .executors import Executor, SerialExecutor
-from .interrupts import deferred_sigint
-from .jobs import Job, Settings, make_plan, redo_reason
+from .interrupts import Terminated, deferred_sigint, sigterm_as_interrupt
+from .jobs import Job, Settings, keep_settings, make_plan, redo_reason
 from .pairing import check_folders, pair_files
 from .records import STATE_DIR, RecordBook, Status
 from .refine_job import RunContext
@@ -52,14 +53,21 @@ class BatchSummary:
     busy: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    terminated: bool = False  # the interruption was SIGTERM
+    stopped: str | None = None  # why the run stopped early: OUT's own files could not be written
 
     def to_dict(self) -> dict:
         """Plain data for the JSON summary."""
         return {"written": self.written, "resumed": self.resumed, "skipped": self.skipped,
                 "redone": self.redone, "busy": self.busy, "interrupted": self.interrupted,
+                "terminated": self.terminated, "stopped": self.stopped,
                 "seconds": round(self.seconds, 2),
                 "counts": {"written": len(self.written), "resumed": len(self.resumed),
                            "skipped": len(self.skipped)}}
+
+
+class OutFolderError(Exception):
+    """The run's own files in OUT (records, claims, summary) could not be written: it stops."""
 
 
 def clean_own_temps(out_dir: Path, claims: Claims, *, older_than_s: float | None = None) -> int:
@@ -103,7 +111,12 @@ class _Run:
     def claimed_jobs(self, jobs: list[Job]) -> Iterator[Job]:
         """Yield the jobs this process claims; jobs another process holds or just finished are left."""
         for job in jobs:
-            if not self.claims.try_claim(job.key):
+            try:
+                claimed = self.claims.try_claim(job.key)
+            except OSError as problem:
+                raise OutFolderError(f"{self.out_dir}: cannot write the claim of {job.key} "
+                                     f"({problem.strerror or problem})") from None
+            if not claimed:
                 self.summary.busy.append(job.key)
                 self._tick()
                 continue
@@ -128,7 +141,11 @@ class _Run:
 
         Ctrl-C waits until the record, the claim and the summary agree."""
         with deferred_sigint():
-            self.book.append(record)
+            try:
+                self.book.append(record)
+            except OSError as problem:
+                raise OutFolderError(f"{self.out_dir}: cannot write the record of {job.key} "
+                                     f"({problem.strerror or problem})") from None
             self.claims.release(job.key)
             if record["status"] == Status.WRITTEN:
                 self.summary.written.append(record)
@@ -169,7 +186,9 @@ def run_folder(refiner: object | None, images: Path, labels: Path, out_dir: Path
     model = executor.start()
     context = RunContext(settings, settings.sha256, model, out_dir)
     plan = make_plan(pair_files(images, labels), out_dir, book.latest, context.settings_sha256, model,
-                     overwrite=overwrite)
+                     overwrite=overwrite, settings=settings.to_dict())
+    with contextlib.suppress(OSError):  # only to name what a later run changed
+        keep_settings(out_dir, settings)
     summary.resumed.extend(plan.done)
     summary.skipped.extend(plan.skipped)
     for item in plan.skipped:
@@ -180,16 +199,24 @@ def run_folder(refiner: object | None, images: Path, labels: Path, out_dir: Path
     run = _Run(out_dir, book, claims, context, summary, report, started_at)
     run.bar = tqdm(total=len(plan.jobs), desc="refine", unit="img", disable=not progress, file=sys.stderr)
     try:
-        executor.run(run.claimed_jobs(plan.jobs), context, run.done)
-    except KeyboardInterrupt:
-        summary.interrupted = True
+        with sigterm_as_interrupt():
+            executor.run(run.claimed_jobs(plan.jobs), context, run.done)
+    except KeyboardInterrupt as stop:
+        summary.interrupted, summary.terminated = True, isinstance(stop, Terminated)
+    except OutFolderError as problem:
+        summary.stopped = str(problem)
     finally:
         run.bar.close()
-        claims.release_all()
+        with contextlib.suppress(OSError):  # a claim left behind is taken over as a dead process's
+            claims.release_all()
         book.close()
         executor.close()
         summary.seconds = time.perf_counter() - started
-        save_summary(out_dir, summary, context, images, labels)
+        try:
+            save_summary(out_dir, summary, context, images, labels)
+        except OSError as problem:
+            summary.stopped = summary.stopped or (f"{out_dir / SUMMARY_NAME}: cannot write the summary "
+                                                  f"({problem.strerror or problem})")
     return summary
 
 

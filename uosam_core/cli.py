@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from . import weights
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
 def _bounded(kind: type, low: float | None = None, high: float | None = None, *, low_open: bool = False):
@@ -35,6 +37,13 @@ def _bounded(kind: type, low: float | None = None, high: float | None = None, *,
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage block is for ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _folder(text: str) -> Path:
     """An argparse type: a non-empty path."""
     if not text.strip():
@@ -46,7 +55,17 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     from .options import Section, add_arguments  # loads torch (model types): only once a command runs
 
     add_arguments(parser, [Section.MODEL])  # --model, --checkpoint, --device (uosam_core/options.py)
-    parser.add_argument("--embedding-cache", type=_folder, default=None, help="folder for an on-disk embedding cache")
+    parser.add_argument("--embedding-cache", type=_folder, default=None,
+                        help="folder for an on-disk embedding cache (default: none, in memory only)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("uosam")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _cmd_refine(args: argparse.Namespace) -> int:
@@ -67,6 +86,9 @@ def _cmd_refine(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.out}: cannot create the output folder ({problem.strerror or problem})") from None
     try:
         (args.out / ".uosam").mkdir(exist_ok=True)
+        probe = args.out / f".uosam-write-test-{os.getpid()}"  # an existing folder may refuse new files
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError as problem:
         raise ValueError(f"{args.out}: cannot write in the output folder ({problem.strerror or problem})") from None
     options = {"label_encoding": args.label_encoding, "num_classes": args.num_classes, "overwrite": args.overwrite,
@@ -86,16 +108,22 @@ def _cmd_refine(args: argparse.Namespace) -> int:
         engine = SamEngine.load(args.model, args.checkpoint, args.device, cache=cache)
         summary = run_folder(Refiner(engine, config), args.images, args.labels, args.out, **options)
     counts = summary.to_dict()["counts"]
+    if summary.stopped:
+        print(f"uosam refine: stopped: {summary.stopped}; refined {counts['written']} this run", file=sys.stderr)
+        return 2
     if summary.interrupted:
-        print(f"uosam refine: interrupted; refined {counts['written']} this run, records and summary kept in "
+        how = "terminated (SIGTERM)" if summary.terminated else "interrupted"
+        print(f"uosam refine: {how}; refined {counts['written']} this run, records and summary kept in "
               f"{args.out} (run again to resume)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if summary.terminated else EXIT_INTERRUPTED
     if not any(counts.values()) and not summary.busy:
         print(f"uosam refine: no image/label pairs found in {args.images} and {args.labels} (images and labels pair "
               "by file name stem)", file=sys.stderr)
         return EXIT_SKIPPED
     busy = f", busy {len(summary.busy)} (another live process is refining them)" if summary.busy else ""
-    print(f"refined {counts['written']}, already done {counts['resumed']}, skipped {counts['skipped']}{busy} "
+    again = len({item["key"] for item in summary.redone} & {record["key"] for record in summary.written})
+    redone = f" ({again} of them again)" if again else ""
+    print(f"refined {counts['written']}{redone}, already done {counts['resumed']}, skipped {counts['skipped']}{busy} "
           f"in {summary.seconds:.1f} s -> {args.out}")
     return EXIT_SKIPPED if summary.skipped else 0
 
@@ -154,46 +182,64 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``uosam``."""
     from .options import Section, add_arguments
 
-    parser = argparse.ArgumentParser(prog="uosam", description="Refine unsupervised segmentation labels with SAM.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="uosam", description="Refine unsupervised segmentation labels with SAM.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     refine = commands.add_parser("refine", help="refine a folder of label maps")
-    refine.add_argument("images", type=Path)
-    refine.add_argument("labels", type=Path)
-    refine.add_argument("out", type=Path)
+    refine.add_argument("images", type=Path, help="folder of images (jpg, png, ...; searched recursively)")
+    refine.add_argument("labels", type=Path, help="folder of baseline label maps: 8-bit PNG class ids, paired with "
+                        "the images by relative path or file name stem")
+    refine.add_argument("out", type=Path, help="output folder (created; never an input folder): refined label "
+                        "PNGs, records, summary, stored results for the app")
     _add_model_options(refine)
-    refine.add_argument("--num-classes", type=_bounded(int, 1), default=None, help="refuse labels with ids >= this")
+    refine.add_argument("--num-classes", type=_bounded(int, 1), default=None,
+                        help="refuse labels with ids >= this (default: no check)")
     refine.add_argument("--label-encoding", choices=["ids", "pass"], default="ids",
                         help="ids: 8-bit PNG ids; pass: RGB PNG with class = R + 256*G (ImageNet-S)")
     refine.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     refine.add_argument("--quiet", action="store_true", help="no progress bar")
     refine.add_argument("--embedding-cache-gb", type=_bounded(float, 0.0, low_open=True), default=4.0,
-                        help="size limit of the --embedding-cache folder; least recently used entries go first")
+                        help="size limit of the --embedding-cache folder; least recently used entries go first "
+                             "(default: 4)")
     refine.add_argument("--threads", type=_bounded(int, 1), default=None,
                         help="torch CPU threads for refinement, the same in every Ray worker (default: torch's)")
     refine.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                         help="run on Ray: no ADDRESS starts a local cluster, 'auto' joins the running one "
                              "(needs pip install 'uosam[ray]'; folders must be visible to every node)")
-    refine.add_argument("--workers", type=_bounded(int, 1), default=2, help="Ray workers (one model each)")
+    refine.add_argument("--workers", type=_bounded(int, 1), default=2, help="Ray workers (one model each; default: 2)")
     refine.add_argument("--gpus-per-worker", type=_bounded(float, 0.0), default=0.0,
-                        help="GPUs per Ray worker (e.g. 1, or 0.5)")
+                        help="GPUs per Ray worker (e.g. 1, or 0.5; default: 0)")
     add_arguments(refine, [Section.LRO, Section.GRO, Section.LABELS])  # one definition: uosam_core/options.py
     refine.set_defaults(handler=_cmd_refine)
 
     evaluate = commands.add_parser("eval", help="score predicted label maps against ground truth")
-    evaluate.add_argument("pred", type=Path)
-    evaluate.add_argument("gt", type=Path)
-    evaluate.add_argument("--num-classes", type=int, default=None)
-    evaluate.add_argument("--ignore-index", type=_bounded(int, -1), default=255, help="-1 for none")
-    evaluate.add_argument("--hungarian", action="store_true", help="match cluster ids to classes first")
-    evaluate.add_argument("--protocol", choices=["standard", "pass"], default="standard")
+    evaluate.add_argument("pred", type=Path, help="folder (or file) of predicted label PNGs")
+    evaluate.add_argument("gt", type=Path, help="folder (or file) of ground-truth label PNGs, paired with the "
+                          "predictions by relative path")
+    evaluate.add_argument("--num-classes", type=int, default=None,
+                          help="number of classes N, ids 0..N-1 (required unless --protocol pass); other ids "
+                               "count as errors")
+    evaluate.add_argument("--ignore-index", type=_bounded(int, -1, 255), default=255,
+                          help="ground-truth id left out of the scores (-1 for none); a prediction of it is an error "
+                               "(default: 255)")
+    evaluate.add_argument("--hungarian", action="store_true",
+                          help="match predicted cluster ids to classes first (one matching over all images)")
+    evaluate.add_argument("--protocol", choices=["standard", "pass"], default="standard",
+                          help="standard: one confusion matrix over all images; pass: ImageNet-S50 as PASS scores "
+                               "it (R + 256*G ids, per-image matching; default: standard)")
     evaluate.add_argument("--json", action="store_true", help="also print the scores as JSON")
     evaluate.set_defaults(handler=_cmd_eval)
 
     weight = commands.add_parser("weights", help="list, fetch or verify SAM checkpoints")
-    weight.add_argument("action", choices=["list", "fetch", "verify"])
-    weight.add_argument("--model", choices=sorted(weights.KNOWN_CHECKPOINTS), default=None)
-    weight.add_argument("--checkpoint", type=Path, default=None)
+    weight.add_argument("action", choices=["list", "fetch", "verify"],
+                        help="list: known checkpoints (hash, size, family, cached or not); fetch: download and "
+                             "hash-check one into the user cache (the default model works offline after it); "
+                             "verify: hash-check a checkpoint file")
+    weight.add_argument("--model", choices=sorted(weights.KNOWN_CHECKPOINTS), default=None,
+                        help=f"which known checkpoint (default: {weights.DEFAULT_MODEL_TYPE}, the default model)")
+    weight.add_argument("--checkpoint", type=Path, default=None,
+                        help="fetch: where to put it; verify: the file to check (default: the cached copy)")
     weight.set_defaults(handler=_cmd_weights)
     return parser
 

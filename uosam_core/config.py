@@ -70,3 +70,33 @@ class RefineConfig:
     def to_dict(self) -> dict:
         """Plain-data form for JSON summaries."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RefineConfig:
+        """The config of :meth:`to_dict` data (after a JSON round trip: lists for tuples); fields it does
+        not name keep their defaults. Raises TypeError or ValueError for data that is not such a config."""
+        lro = LroConfig(**data.get("lro", {}))
+        gro = GroConfig(**data.get("gro", {}))
+        ids = {name: tuple(int(value) for value in data[name]) for name in ("ignore_ids", "background_ids")
+               if name in data}
+        return cls(lro=lro, gro=gro, **ids)
+
+
+def flat_settings(data: dict, prefix: str = "") -> dict[str, object]:
+    """Nested settings data (a :meth:`RefineConfig.to_dict`, or a dict holding one under "config") as
+    ``{"lro.iou_threshold": 0.4, ...}``, lists for tuples (as JSON has them)."""
+    flat: dict[str, object] = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat |= flat_settings(value, "" if key == "config" else f"{key}.")
+        else:
+            flat[key] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def settings_changes(old: dict, new: dict) -> list[str]:
+    """``"name old -> new"`` for every setting that differs between two settings data, sorted by name."""
+    before, after = flat_settings(old), flat_settings(new)
+    return [f"{name} {before.get(name)} -> {after.get(name)}" for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name)]

@@ -79,10 +79,14 @@ def _match_clusters(pairs: list[tuple[Path, Path]], num_classes: int, ignore_ind
                     skipped: list[str]) -> tuple[list[tuple[Path, Path]], np.ndarray]:
     """First pass of ``--hungarian``: cluster x class counts over all pairs, one pair at a time.
 
-    Returns the readable pairs and ``mapping[cluster] = class`` (-1: unmatched, an error when scored).
+    Only the cluster ids that occur in the predictions are matched, so the score does not depend on how
+    the clusters are numbered (ids 0..26 or spread over 0..255); the ignore id is "no prediction", an
+    error as without ``--hungarian``. Returns the readable pairs and ``mapping[cluster] = class`` (-1:
+    unmatched, an error when scored: more clusters than classes leave some unmatched).
     """
     clusters = max(EIGHT_BIT_IDS, num_classes)
     total = np.zeros((num_classes, clusters), np.int64)
+    present = np.zeros(clusters, bool)
     readable = []
     for pred_path, gt_path in pairs:
         try:
@@ -91,8 +95,14 @@ def _match_clusters(pairs: list[tuple[Path, Path]], num_classes: int, ignore_ind
             skipped.append(str(problem))
             continue
         total += confusion(pred, gt, num_classes, ignore_index, num_pred=clusters)
+        present |= np.bincount(pred[(pred >= 0) & (pred < clusters)].ravel(), minlength=clusters) > 0
         readable.append((pred_path, gt_path))
-    return readable, hungarian_mapping(total)
+    if ignore_index is not None and 0 <= ignore_index < clusters:
+        present[ignore_index] = False
+    mapping = np.full(clusters, -1, np.int64)
+    if present.any():
+        mapping[np.flatnonzero(present)] = hungarian_mapping(total[:, present])
+    return readable, mapping
 
 
 def _nothing_scored(pred_dir: Path, gt_dir: Path, skipped: list[str]) -> str:

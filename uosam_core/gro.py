@@ -102,6 +102,7 @@ def clean_compact(mask: np.ndarray, config: GroConfig) -> CompactMask:
 
 def _box_nms(masks: list[CompactMask], scores: list[float], config: GroConfig) -> tuple[MaskStack, np.ndarray]:
     """Box NMS by predicted IoU over non-empty masks; boxes are inclusive XYXY as SAM's AMG takes them."""
+
     boxes = torch.tensor([[m.box[1], m.box[0], m.box[3] - 1, m.box[2] - 1] for m in masks], dtype=torch.float32)
     score_tensor = torch.tensor(scores, dtype=torch.float32)
     keep = batched_nms(boxes, score_tensor, torch.zeros(len(boxes)), iou_threshold=config.box_nms_thresh)

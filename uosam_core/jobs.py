@@ -1,7 +1,7 @@
 """Planning a folder run: which outputs are done (their record matches), which must be (re)done, and why.
 
-Planning only reads (folder listings, file stats, record files, and the bytes of files whose stat
-changed since their record); it writes nothing, so it can run anywhere, any number of times.
+Planning only reads (folder listings, file stats, record files, kept settings, and the bytes of files
+whose stat changed since their record); it writes nothing, so it can run anywhere, any number of times.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import RefineConfig
-from .records import Status, sha256_if_unchanged
+from .atomic import write_text
+from .config import RefineConfig, settings_changes
+from .records import STATE_DIR, Status, sha256_if_unchanged
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,33 @@ def output_path(out_dir: Path, key: str) -> Path:
     return Path(out_dir) / f"{key}.png"
 
 
+SETTINGS_DIR = "settings"  # OUT/.uosam/settings/<sha256>.json: each run's settings, to say what changed
+
+
+def _settings_path(out_dir: Path, sha256: str) -> Path:
+    return Path(out_dir) / STATE_DIR / SETTINGS_DIR / f"{sha256}.json"
+
+
+def keep_settings(out_dir: Path, settings: Settings) -> None:
+    """Keep ``settings`` under their hash in OUT (once), so a later run can name what it changed."""
+    path = _settings_path(out_dir, settings.sha256)
+    if not path.is_file():
+        write_text(path, json.dumps(settings.to_dict(), sort_keys=True))
+
+
+def settings_change(out_dir: Path, old_sha256: str | None, new: dict | None, most: int = 3) -> str:
+    """"settings changed" and, when the old settings were kept in OUT, which ones (``old -> new``)."""
+    try:
+        old = json.loads(_settings_path(out_dir, old_sha256).read_text()) if old_sha256 and new else None
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict):
+        return "settings changed"
+    changes = settings_changes(old, new)
+    more = f", and {len(changes) - most} more" if len(changes) > most else ""
+    return f"settings changed: {', '.join(changes[:most])}{more}" if changes else "settings changed"
+
+
 def _changed(path: Path, record: dict, name: str) -> bool:
     try:
         return sha256_if_unchanged(path, record.get(f"{name}_stat"), record.get(f"{name}_sha256")) \
@@ -114,13 +142,14 @@ def redo_reason(record: dict | None, job: Job, settings_sha256: str, model: Mode
 
 
 def make_plan(pairs: list, out_dir: Path, records: dict[str, dict], settings_sha256: str, model: ModelIdentity,
-              *, overwrite: bool = False) -> Plan:
+              *, overwrite: bool = False, settings: dict | None = None) -> Plan:
     """Sort ``pairs`` (from :func:`~uosam_core.pairing.pair_files`) into done, to-do and bad.
 
     ``records`` maps key -> latest record. A pair with a problem (unpaired, ambiguous) is skipped with
     its one-line reason. An output is done when its record matches (:func:`redo_reason`); otherwise
-    it is a job, and when an output or a record already existed the plan says why it is redone.
-    ``overwrite`` redoes everything.
+    it is a job, and when an output or a record already existed the plan says why it is redone (with
+    ``settings``, the current settings as plain data, naming the settings that changed). ``overwrite``
+    redoes everything.
     """
     plan = Plan()
     for pair in pairs:
@@ -142,6 +171,8 @@ def make_plan(pairs: list, out_dir: Path, records: dict[str, dict], settings_sha
         if reason is None:
             plan.done.append(record)
             continue
+        if reason == "settings changed":
+            reason = settings_change(out_dir, record.get("settings_sha256"), settings)
         if job.output.exists() or (record is not None and record.get("status") == Status.WRITTEN):
             plan.redo.append((f"{pair.key}.png", reason))  # a retried bad input is reported when it fails
         plan.jobs.append(job)

@@ -103,7 +103,8 @@ def check_folders(images: Path, labels: Path, out: Path) -> None:
     images, labels, out = Path(images), Path(labels), Path(out)
     for folder, what in ((images, "images"), (labels, "labels")):
         if not folder.is_dir():
-            raise InputError(f"{folder}: {what} folder not found", path=folder)
+            problem = f"is a file, not the {what} folder" if folder.exists() else f"{what} folder not found"
+            raise InputError(f"{folder}: {problem}", path=folder)
     for existing in (out, *out.parents):
         if existing.exists() or existing.is_symlink():
             if existing == out and not existing.is_dir():
@@ -139,6 +140,7 @@ def pair_files(images: Path, labels: Path) -> list[Pair]:
     """
     image_index = index_files(Path(images), IMAGE_SUFFIXES)
     label_index = index_files(Path(labels), LABEL_SUFFIXES)
+    not_labels = index_files(Path(labels), tuple(s for s in IMAGE_SUFFIXES if s not in LABEL_SUFFIXES))
     image_keys = set(image_index.unique) | set(image_index.duplicates)
     by_stem: dict[str, list[str]] = {}
     for key in sorted(image_keys):
@@ -165,8 +167,13 @@ def pair_files(images: Path, labels: Path) -> list[Pair]:
             continue
         pairs.append(Pair(key, image_index.unique[image_key], label))
     for key in sorted(image_keys - used_images):
+        other = not_labels.unique.get(key) or next(iter(not_labels.duplicates.get(key, [])), None)
         for image in image_index.duplicates.get(key, [image_index.unique.get(key)]):
-            pairs.append(Pair(key, image, None, "no label for this image", image))
+            if other is not None and other != image:  # e.g. x.jpg beside the labels: lossy, never a label map
+                pairs.append(Pair(key, image, None, f"not read as this image's label: labels must be PNG files "
+                                  f"(lossless class ids), not {other.suffix}", other))
+            else:
+                pairs.append(Pair(key, image, None, "no label for this image", image))
     for folder, reason in image_index.unlisted + label_index.unlisted:
         pairs.append(Pair(folder.name, None, None, f"folder could not be listed ({reason})", folder))
     return sorted(pairs, key=lambda pair: pair.key)

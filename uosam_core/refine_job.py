@@ -89,7 +89,11 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
     tick = time.perf_counter()
     result = refiner.refine(loaded.image, loaded.baseline)
     seconds = time.perf_counter() - tick
-    write_labels(job.output, result.labels, loaded.label_format)
+    try:
+        write_labels(job.output, result.labels, loaded.label_format)
+    except OSError as problem:  # the output's fault, not the input's: name the output
+        raise InputError(f"{job.output}: cannot write the output ({problem.strerror or problem})",
+                         path=job.output) from None
     record = _base_record(job, context, Status.WRITTEN) | loaded.hashes
     try:  # the app opens this image without refining it again (docs/decisions/0012)
         stored_key = key_for_files(job.image, job.label, refiner, context.settings.label_encoding, loaded.hashes)

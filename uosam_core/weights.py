@@ -118,8 +118,14 @@ def verify(path: Path, model_type: str) -> None:
     """Raise CheckpointError unless ``path`` has the known size and sha256 of ``model_type``."""
     entry = known(model_type)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        problem = "is a folder, not a checkpoint file" if path.is_dir() else "checkpoint file not found"
+        raise CheckpointError(f"{path}: {problem}")
     size = path.stat().st_size
+    other = next((name for name, item in KNOWN_CHECKPOINTS.items() if name != model_type and item.size_bytes == size),
+                 None)
+    if other is not None and identify(path) == other:  # a good file of another model
+        raise CheckpointError(f"{path}: this is the {other} checkpoint ({KNOWN_CHECKPOINTS[other].filename}), "
+                              f"not {model_type} (--model {other} verifies it)")
     if entry.size_bytes is not None and size != entry.size_bytes:
         raise CheckpointError(
             f"{path}: {size} bytes, expected {entry.size_bytes} for {entry.name} (truncated or wrong file)"

@@ -50,6 +50,9 @@ class CanvasViewBox(pg.ViewBox):
             super().mouseDragEvent(event, axis)
 
 
+COLORBAR_WIDTH = 58  # screen pixels of the heatmap's colour bar with its tick labels ("-0.25")
+
+
 class LabelCanvas(pg.GraphicsLayoutWidget):
     """Photo + layers + prompts; emits prompt edits, strokes, fills, picks and the hovered pixel."""
 
@@ -79,6 +82,10 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         policy = self.colorbar.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # showing/hiding the bar must not shift the image under the cursor
         self.colorbar.setSizePolicy(policy)
+        # a fixed width (bar and tick labels; the map's name is its tooltip and the heatmap box's text): the
+        # bar appearing with the first heatmap, or other tick labels, must not narrow the image's view
+        self.colorbar.setMinimumWidth(COLORBAR_WIDTH)
+        self.colorbar.setMaximumWidth(COLORBAR_WIDTH)
         self.colorbar.setVisible(False)
         self.heatmap_item.setOpacity(0.65)
         self.stroke_item = QGraphicsPathItem()
@@ -143,7 +150,7 @@ class LabelCanvas(pg.GraphicsLayoutWidget):
         self.colorbar.setVisible(layer is not None)
         if layer is not None:
             self.colorbar.setLevels(levels)
-            self.colorbar.setLabel("left", label)
+            self.colorbar.setToolTip(label)
 
     def set_outline(self, layer: Layer | None) -> None:
         """Show outlines (RGBA layer), e.g. the GRO masks' edges, or hide them."""

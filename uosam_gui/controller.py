@@ -15,7 +15,7 @@ from uosam_core.options import RefineSettings
 from uosam_core.pipeline import Refiner
 from uosam_core.result import ObjectPrompts
 
-from .document import ImageDocument
+from .document import ImageDocument, take_composition
 from .session import Session
 from .worker import RefineWorker, SharedModel
 
@@ -312,8 +312,7 @@ def apply_composed(document: ImageDocument, index: int, new_object, shadow: Imag
     composed = shadow.result
 
     def take_composed() -> None:
-        result = document.result
-        result.lro_labels, result.gro, result.labels = composed.lro_labels, composed.gro, composed.labels
+        take_composition(document.result, composed)
 
     document.recompose = take_composed  # the one composition of this change, made in the worker
     try:

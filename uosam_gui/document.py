@@ -51,6 +51,13 @@ class PixelChange:
 Change = ObjectsChange | PixelChange
 
 
+def take_composition(result: RefineResult, composed: RefineResult) -> None:
+    """Give ``result`` what a recomposition of it made: the LRO map, the GRO votes, the final labels and
+    the change records with their risk (the status bar and the file list show the risk)."""
+    result.lro_labels, result.gro, result.labels = composed.lro_labels, composed.gro, composed.labels
+    result.changes, result.risk = composed.changes, composed.risk
+
+
 class ImageDocument:
     """The reviewable state of one image; ``labels`` is what is shown, saved and exported."""
 
@@ -110,8 +117,7 @@ class ImageDocument:
         effective = result.baseline.copy()
         for obj in relabelled:
             obj.baseline.paint(effective, obj.class_id)  # inside the object's box only
-        composed = self.refiner.recompose(replace(result, baseline=effective))
-        result.lro_labels, result.gro, result.labels = composed.lro_labels, composed.gro, composed.labels
+        take_composition(result, self.refiner.recompose(replace(result, baseline=effective)))
 
     # ------------------------------------------------------------------ object changes
     def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:

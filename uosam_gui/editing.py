@@ -24,6 +24,9 @@ class Editor(QObject):
         super().__init__(reviewer)
         self.state, self.controller, self.notifier, self.reviewer = state, controller, notifier, reviewer
         controller.redecoded.connect(self._on_redecoded)
+        self._hovered = (-1, -1)  # the pixel under the pointer; its read-out follows every edit
+        state.contentChanged.connect(lambda: self.hover(*self._hovered))
+        state.classesChanged.connect(lambda: self.hover(*self._hovered))
 
     # ---------------------------------------------------------------- objects
     def decide(self, decision: str, index: int | None = None) -> None:
@@ -125,6 +128,7 @@ class Editor(QObject):
     # ---------------------------------------------------------------- hover
     def hover(self, x: int, y: int) -> None:
         """Name the hovered pixel's class, its baseline class and vote share (copies no array)."""
+        self._hovered = (x, y)
         document, classes = self.state.document, self.state.classes
         if document is None or classes is None or x < 0:
             self.hoverText.emit("")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 
+from uosam_core.config import settings_changes
 from uosam_core.image_io import InputError, read_labels
 from uosam_core.pipeline import Cancelled, Progress, Refiner
 
@@ -109,9 +110,13 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
                 document = session.open_document(key, refiner, progress=refine_progress)
             write_label_file(target / f"{key}.png", document.labels, document.label_format)
             changed = float((document.labels != document.result.baseline).mean())
-            entries.append({"key": key, "source": source, "objects": _object_log(document),
-                            "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
-                            "changed_fraction": round(changed, 5)})
+            entry = {"key": key, "source": source, "objects": _object_log(document),
+                     "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
+                     "changed_fraction": round(changed, 5), "risk": round(float(document.result.risk), 6)}
+            other = settings_changes(refiner.config.to_dict(), document.refiner.config.to_dict())
+            if other:  # reviewed with earlier settings (kept so): the log says which differ from "config"
+                entry["settings_differ"] = other
+            entries.append(entry)
         except Cancelled:
             break
         except SaveError:

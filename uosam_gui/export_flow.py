@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QProgressBa
 from uosam_core.result_store import ResultStore
 
 from .controller import RefineController
+from .export import LabelSource
 from .notifications import Level, Notifier
 from .review import Reviewer
 from .session import ImageState
@@ -33,6 +34,8 @@ def choice_text(unreviewed: int, unstored: int) -> str:
                    "be refined now.")
     else:
         waiting = " It has a stored refined result." if one else " All of them have a stored refined result."
+    if unreviewed:  # a stored result of other settings or another model is not used: refined now
+        waiting += " A result stored with other settings than the current ones is refined again."
     what = "1 image is" if one else f"{unreviewed} images are"
     return f"{what} not reviewed. What should the export write for {'it' if one else 'them'}?{waiting}"
 
@@ -131,6 +134,21 @@ class ExportFlow(QObject):
         self.bar.setValue(done)
         self.bar.setFormat(f"export {done} of {total}" + (f": {key}" if key else ""))
 
+    def _note_refined(self, log: dict) -> None:
+        """Images the export refined (or read from the store) show their share changed and risk in the
+        list, as if opened; images the user works on keep theirs."""
+        session = self.reviewer.state.session
+        if session is None:
+            return
+        for entry in log["entries"]:
+            record = session.records.get(entry["key"])
+            if entry["source"] != LabelSource.REFINED or record is None or record.objects or record.pixel_edits:
+                continue
+            record.changed_fraction, record.risk = entry["changed_fraction"], entry.get("risk")
+            if record.state == ImageState.NOT_RUN:
+                record.state = ImageState.REFINED
+            self.reviewer.recordChanged.emit(entry["key"])
+
     def _on_finished(self, log: dict | None, error: str) -> None:
         self.running, self._token = False, None
         for widget in (self.bar, self.stop_button):
@@ -139,6 +157,7 @@ class ExportFlow(QObject):
         if log is None:
             self.notifier.notify(f"export failed: {error}", Level.ERROR)
             return
+        self._note_refined(log)
         skipped = f", {len(log['skipped'])} skipped" if log["skipped"] else ""
         left = f", {len(log['not_exported'])} unreviewed left out" if log.get("not_exported") else ""
         state = "" if log["complete"] else " (cancelled, incomplete)"

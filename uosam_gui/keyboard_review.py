@@ -51,9 +51,14 @@ def find_menu(window: QMainWindow, title: str) -> QMenu | None:
 
 
 def object_box(obj, shape: tuple[int, int]) -> QRectF | None:
-    """The view rectangle around an object (image pixels): its refined mask and its baseline object
-    with a margin, at least ``MIN_ZOOM_SIDE`` wide and high, inside the HxW image."""
-    boxes = [box for box in (layers.mask_box(obj.step2), layers.mask_box(obj.baseline)) if box is not None]
+    """The view rectangle around an object (image pixels): its refined mask and its prompt box (the
+    baseline's largest component, where its points are) with a margin, at least ``MIN_ZOOM_SIDE`` wide
+    and high, inside the HxW image. Baseline fragments elsewhere in the image are left out: a class
+    scattered over the image would otherwise zoom to the whole image."""
+    prompt_box = obj.prompts.box if obj.prompts is not None else None
+    boxes = [box for box in (layers.mask_box(obj.step2), prompt_box) if box is not None]
+    if not boxes:
+        boxes = [box for box in (layers.mask_box(obj.baseline),) if box is not None]
     if not boxes:
         return None
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)

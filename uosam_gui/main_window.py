@@ -49,6 +49,31 @@ DOCK_SEPARATORS_PX = 6
 STAGE_NAMES = {"model": "loading model", "encode": "encoding image", "lro": "LRO", "gro": "GRO", "done": "done"}
 
 
+class CanvasArea(QWidget):
+    """The canvas filling the central area, the message banner floating over its top edge: a message
+    that comes or goes never resizes the canvas, so the image never moves under the pointer."""
+
+    def __init__(self, canvas: LabelCanvas, banner: Banner) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(canvas)
+        self.banner = banner
+        banner.setParent(self)
+        banner.changed.connect(self.place_banner)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self.place_banner()
+
+    def place_banner(self) -> None:
+        """Span the top edge, as high as the wrapped message needs."""
+        width = self.width()
+        height = self.banner.heightForWidth(width) if self.banner.hasHeightForWidth() else -1
+        self.banner.setGeometry(0, 0, width, max(height, self.banner.sizeHint().height()))
+        self.banner.raise_()
+
+
 class MainWindow(QMainWindow):
     """uosam-gui's window."""
 
@@ -93,13 +118,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.canvas = LabelCanvas()
         self.banner = Banner()
-        center = QWidget()
-        center_layout = QVBoxLayout(center)
-        center_layout.setContentsMargins(0, 0, 0, 0)
-        center_layout.setSpacing(0)
-        center_layout.addWidget(self.banner)
-        center_layout.addWidget(self.canvas, 1)
-        self.setCentralWidget(center)
+        self.setCentralWidget(CanvasArea(self.canvas, self.banner))
         self.file_panel = FilePanel()
         self.object_panel = ObjectPanel()
         self.legend = Legend()
@@ -194,7 +213,9 @@ class MainWindow(QMainWindow):
         canvas.hovered.connect(editor.hover)
         editor.hoverText.connect(self.hover_label.setText)
         state.documentChanged.connect(self.hover_label.clear)  # no read-out of the previous image's pixel
+        self._last_progress: tuple[str, str] | None = None  # key, stage of the last progress report
         c.progress.connect(self._on_progress)
+        state.documentChanged.connect(self._show_progress_label)
         # images whose stored result matches the settings show as refined without being opened
         for signal in (state.sessionChanged, self.settings_flow.applied, c.modelReady, c.exportFinished):
             signal.connect(lambda *_: self.stored_scan.start())
@@ -230,10 +251,19 @@ class MainWindow(QMainWindow):
             self.file_panel.select(self.state.session.current)
 
     def _on_progress(self, key: str, stage: str, fraction: float) -> None:
+        self._last_progress = (key, stage)
+        self._show_progress_label()
+        self.progress_bar.setValue(int(100 * fraction))
+
+    def _show_progress_label(self) -> None:
+        """The progress bar's text: the image and stage, "ahead: " unless it is the shown image (again when
+        another image is shown: the refinement ahead may have become the shown one)."""
+        if self._last_progress is None:
+            return
+        key, stage = self._last_progress
         session = self.state.session
         ahead = "" if session is not None and key == session.current else "ahead: "
         self.progress_bar.setFormat(f"{ahead}{key}: {STAGE_NAMES.get(stage, stage)} %p%")
-        self.progress_bar.setValue(int(100 * fraction))
 
     def _on_busy(self, busy: bool) -> None:
         self.progress_bar.setVisible(busy)

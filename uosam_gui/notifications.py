@@ -29,7 +29,10 @@ class Level(IntEnum):
 
 
 class Banner(QFrame):
-    """A persistent message line with a Dismiss button (hidden when empty)."""
+    """A persistent message line with a Dismiss button (hidden when empty); ``changed`` after each
+    message, so whoever places it can fit it to its text."""
+
+    changed = Signal()
 
     STYLES = {Level.WARNING: "background: #5c4a12; color: #ffe082;",
               Level.ERROR: "background: #5c1a1a; color: #ff8a80;"}
@@ -47,10 +50,11 @@ class Banner(QFrame):
 
     def show_message(self, level: Level | None, text: str) -> None:
         """Show ``text`` in the colours of ``level`` (None: hide)."""
-        self.setVisible(level is not None)
         self.label.setText(text if level is not None else "")
         if level is not None:
             self.setStyleSheet(self.STYLES[level])
+        self.setVisible(level is not None)
+        self.changed.emit()
 
 
 class Notifier(QObject):

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from uosam_core.config import RefineConfig, settings_changes
 from uosam_core.image_io import InputError, check_pair, read_image, read_labels
 from uosam_core.lro import redecode_object
 from uosam_core.pairing import check_folders, pair_files
@@ -70,6 +71,9 @@ class ImageRecord:
     pixel_edits: int = 0  # edited pixel count (the edits live in OUT/.uosam/edits)
     saved: bool = False
     error: str | None = None
+    # the refinement config (RefineConfig.to_dict) of the result the decisions and edits were made on: the
+    # image opens with it again, even after the settings changed, until it is refined again
+    config: dict | None = None
 
     def __post_init__(self) -> None:
         # a session file stores the text; one this version does not know is run again
@@ -215,13 +219,35 @@ class Session:
         image = read_image(record.image)
         baseline, label_format = read_labels(record.label, encoding=self.label_encoding)
         check_pair(image, baseline, record.label, num_classes=None, ignore_ids=refiner.config.ignore_ids)
+        fresh = key in self.fresh_keys  # "refine again": the current settings, no stored result
+        current = refiner
+        reviewed_with = None if fresh else self._reviewed_config(record, current)
+        if reviewed_with is not None:
+            refiner = Refiner(current.engine, reviewed_with)
         obtained = load_or_refine(ResultStore(self.out), key, record.image, record.label, image, baseline, refiner,
                                   label_encoding=self.label_encoding, progress=progress,
-                                  use_stored=key not in self.fresh_keys)  # a matching stored result: no refinement
+                                  use_stored=not fresh)  # a matching stored result: no refinement
         document = ImageDocument(key, image, obtained.result, label_format, refiner, Path(record.label))
         document.store_notices.extend(obtained.notices)
+        if reviewed_with is not None:
+            changes = settings_changes(reviewed_with.to_dict(), current.config.to_dict())
+            document.notices.append(f"{key}: shown as you reviewed it, with the settings of then ("
+                                    f"{', '.join(changes[:3])}{' ...' if len(changes) > 3 else ''}); "
+                                    "Image > Refine again uses the current ones")
         self._restore(document, record)
         return document
+
+    @staticmethod
+    def _reviewed_config(record: ImageRecord, refiner: Refiner) -> RefineConfig | None:
+        """The config an image was reviewed with, when it has decisions or edits and it differs from the
+        refiner's (None: open it with the refiner's own). A record that holds no readable config is None."""
+        if record.config is None or not (record.objects or record.pixel_edits):
+            return None
+        try:
+            config = RefineConfig.from_dict(record.config)
+        except (TypeError, ValueError):
+            return None
+        return None if config == refiner.config else config
 
     def _restore(self, document: ImageDocument, record: ImageRecord) -> None:
         refiner = document.refiner
@@ -269,6 +295,7 @@ class Session:
         """
         record = self.records[document.key]
         record.objects = document.object_records()
+        record.config = document.refiner.config.to_dict()
         record.changed_fraction = round(float((document.labels != document.result.baseline).mean()), 5)
         record.risk = round(float(document.result.risk), 6)
         record.error = None
