@@ -80,11 +80,20 @@ def test_change_a_threshold_refine_again_reopen_and_load_another_model(qtbot, tm
     show_tab(dialog, Section.MODEL)
     press(dialog, Choice.REFINE_IMAGE)
     assert dialog.isVisible() and window.controller.settings.config.gro.min_vote_share == 0.55
-    assert dialog.error_label.text() == "--min-vote-share: must be >= 0.0 and <= 1.0, got 5"
+    cli_line = "--min-vote-share: must be >= 0.0 and <= 1.0, got 5"
+    assert dialog.error_label.text() == f"Min vote share ({cli_line})"
     assert dialog.tabs.currentWidget() is dialog._pages[Section.GRO]
     with pytest.raises(SystemExit):
         cli_main(["refine", "i", "l", "o", "--min-vote-share", "5"])
-    assert f"argument {dialog.error_label.text()}" in capsys.readouterr().err
+    assert f"argument {cli_line}" in capsys.readouterr().err
+    # user trial: two refused values are named at once (not the second only after fixing the first)
+    type_value(dialog, "lro.min_object_area", "-5")
+    press(dialog, Choice.REFINE_IMAGE)
+    lines = dialog.error_label.text().splitlines()
+    assert lines == ["Min object area (--min-object-area: must be >= 0, got -5)", f"Min vote share ({cli_line})"]
+    assert dialog.tabs.currentWidget() is dialog._pages[Section.LRO]  # the first one's tab
+    assert dialog.fields["lro.min_object_area"].styleSheet() and dialog.fields["gro.min_vote_share"].styleSheet()
+    type_value(dialog, "lro.min_object_area", "64")
 
     # every object must now reach IoU 1.0 with its baseline object: all rejected, the labels are the baseline
     type_value(dialog, "gro.min_vote_share", "0.55")

@@ -119,8 +119,13 @@ class FilePanel(QWidget):
             self._describe(key)
             self.list.addTopLevelItem(item)
             if key == self._current:
-                self.list.setCurrentItem(item)
+                self._make_current(item)
         self.list.blockSignals(False)
+
+    def _make_current(self, item: QTreeWidgetItem) -> None:
+        """Highlight ``item``, scrolled to its first shown column (the scores, when they come first),
+        not sideways to the long image column."""
+        self.list.setCurrentItem(item, self.list.header().logicalIndex(0))
 
     def _describe(self, key: str) -> None:
         item, record = self.items[key], self.records[key]
@@ -145,7 +150,7 @@ class FilePanel(QWidget):
         self._current = key
         self.list.blockSignals(True)
         if key in self.items:
-            self.list.setCurrentItem(self.items[key])
+            self._make_current(self.items[key])
         else:
             self.list.clearSelection()
         self.list.blockSignals(False)

@@ -18,8 +18,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QHeaderView, QStatusBar, QWidget
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QHeaderView, QMainWindow, QStatusBar, QWidget
 
 from uosam_core.image_io import InputError
 from uosam_core.result_store import ResultStore
@@ -34,6 +34,9 @@ from .session import ImageRecord, ImageState
 
 COLUMNS = ("base", "now", "gain")  # mIoU of the baseline, of the current labels, and their difference
 STATUS_INTERVAL_MS = 250
+
+
+SCROLL_ROOM = 48  # pixels for the list's frame, margins and vertical scroll bar
 
 
 class GtFlow(QObject):
@@ -258,6 +261,24 @@ class GtFlow(QObject):
         header.setToolTip("click 'gain' to sort by it: most improved first, again: most harmed first")
         for column in range(len(COLUMNS) + 1):  # whole texts; a narrow list scrolls sideways
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # the short score columns first, the long image column (name, state, share changed, risk) last: the
+        # scores are seen without scrolling sideways (the columns keep their numbers, only the view moves)
+        header.moveSection(header.visualIndex(0), len(COLUMNS))
+        self._widen_list()
+
+    def _widen_list(self) -> None:
+        """Make the file list's dock wide enough for the scores and the image names, as far as the window
+        lets it (the image area keeps its minimum)."""
+        window, panel = self.parent_widget, self.file_panel
+        dock = panel.parentWidget()
+        if not isinstance(window, QMainWindow) or not isinstance(dock, QDockWidget):
+            return
+        header = panel.list.header()
+        scores = sum(header.sectionSizeHint(column) for column in range(1, len(COLUMNS) + 1))
+        names = max((panel.list.fontMetrics().horizontalAdvance(key) for key in panel.items), default=0)
+        wanted = scores + names + SCROLL_ROOM
+        if dock.width() < wanted:
+            window.resizeDocks([dock], [wanted], Qt.Orientation.Horizontal)
 
     def _on_header(self, column: int) -> None:
         """A click on the gain header sorts by it (most improved first, again: most harmed first)."""

@@ -28,8 +28,11 @@ on to the next object; after the last object the next image opens with its first
 yellow box, left-click adds a positive point, right-click a negative one, Ctrl+click removes one; drag
 points or the box's edges. Only that object is decoded again. Brush (B), eraser (E) and fill (F) write
 class ids straight into the labels. Ctrl+Z undoes.</li>
+<li><b>Look closer</b>: the mouse wheel zooms at the pointer; dragging the image where there is no point,
+box edge or handle moves the view (with the prompt tool); Ctrl+0 fits the whole image again.</li>
 <li><b>Save</b>: Ctrl+S writes the shown image's labels to the output folder (same size, mode and
-palette as the input); decisions and edits are also kept in the session as you go.</li>
+palette as the input); decisions and edits are also kept in the session as you go (they come back when
+the output folder is opened again, but only Save and Export write label files).</li>
 <li><b>Export</b>: File &gt; Export (Ctrl+E) writes the whole cleaned folder, with a log of what was
 accepted, rejected or edited per image and object.</li>
 </ol>

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import window_memory
 from .actions import Actions
 from .canvas import LabelCanvas
 from .classes_flow import ClassesFlow
@@ -85,8 +86,8 @@ class MainWindow(QMainWindow):
         self.state = ReviewState(self)
         self._build_widgets()
         self.notifier = Notifier(self.statusBar(), self.banner)
-        self.reviewer = Reviewer(self.state, controller, self.notifier, settings or QSettings("uosam", "uosam-gui"),
-                                 self)
+        self.qsettings = settings or QSettings("uosam", "uosam-gui")
+        self.reviewer = Reviewer(self.state, controller, self.notifier, self.qsettings, self)
         self.editor = Editor(self.state, controller, self.notifier, self.reviewer)
         self.exporter = ExportFlow(self.reviewer, controller, self.notifier, self)
         self.refine_all = RefineAll(self.reviewer, controller, self.notifier, self.file_panel, self)
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
             "Stop refining all" if running else "Refine all images (background)"))
         self.menu_actions.fill_recent(self.reviewer.recent.paths())
         self.menu_actions.update()
+        window_memory.restore(self, self.state, self.qsettings)  # the last run's size and view options
+        self._layout_restored = False  # the docks, once shown
 
     # ================================================================= construction
     def _build_widgets(self) -> None:
@@ -187,6 +190,9 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
+        if not self._layout_restored:  # the docks' widths apply to the shown, laid-out window
+            self._layout_restored = True
+            window_memory.restore_docks(self, self.qsettings)
         self._balance_docks()
 
     def _wire(self) -> None:
@@ -327,5 +333,6 @@ class MainWindow(QMainWindow):
         if not self.reviewer.may_close():
             event.ignore()
             return
+        window_memory.remember(self, self.state, self.qsettings)
         self.controller.shutdown()
         super().closeEvent(event)

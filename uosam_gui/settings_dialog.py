@@ -178,15 +178,22 @@ class SettingsDialog(QDialog):
         return field.text()
 
     def settings(self) -> RefineSettings:
-        """The settings in the fields; ValueError with the CLI's message for the first refused value
-        (its tab is shown and its field focused)."""
-        values = {}
+        """The settings in the fields; OptionError naming every refused value, one line each (the field's
+        name and the CLI's message); the first one's tab is shown and its field focused."""
+        values, refused = {}, []
         for option in OPTIONS:
             try:
                 values[option.key] = option.parse(self.text_of(option))
             except OptionError as problem:
-                self._focus(option)
-                raise OptionError(option.message(problem)) from None
+                refused.append((option, f"{option.label} ({option.message(problem)})"))
+        if refused:
+            self._focus(refused[0][0])
+            keys = {option.key for option, _ in refused}
+            for option in OPTIONS:
+                self.fields[option.key].setStyleSheet(REFUSED_STYLE if option.key in keys else "")
+            raise OptionError("\n".join(line for _, line in refused))
+        for option in OPTIONS:
+            self.fields[option.key].setStyleSheet("")
         settings = settings_from_values(values)
         try:
             check_label_ids(settings, self.label_encoding)
@@ -209,6 +216,9 @@ class SettingsDialog(QDialog):
         self.error_label.setText("")
         self.chosen.emit(settings, choice)
         self.accept()
+
+
+REFUSED_STYLE = "border: 1px solid #d32f2f;"  # a field whose value was refused
 
 
 class SettingsFlow(QObject):
