@@ -344,3 +344,19 @@ def test_cli_trial_messages_name_the_real_problem(tmp_path, capsys):
             main(argv)
         err = capsys.readouterr().err
         assert stop.value.code == 2 and err.count("\n") == 1 and "usage:" not in err and "--help" in err, err
+
+
+def test_eval_warns_when_every_prediction_is_the_ignore_id(tmp_path, capsys):
+    """User trial: predictions that are all 255 (e.g. a failed export) scored mIoU 0.00 without a word."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir(), pred_dir.mkdir()
+    for path in (DEMO / "ground_truth").glob("*.png"):
+        shutil.copy(path, gt_dir / path.name)
+        labels, _ = read_labels(path)
+        Image.fromarray(np.full(labels.shape, 255, np.uint8)).save(pred_dir / path.name)
+    for extra in ([], ["--hungarian"]):
+        main(["eval", str(pred_dir), str(gt_dir), "--num-classes", "27", *extra])
+        err = capsys.readouterr().err
+        assert "every prediction pixel is the ignore id 255" in err
+    main(["eval", str(gt_dir), str(gt_dir), "--num-classes", "27"])
+    assert "ignore id" not in capsys.readouterr().err

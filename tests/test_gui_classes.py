@@ -164,3 +164,14 @@ def test_classes_option_takes_each_format_over_the_label_palette():
     assert coco.name(7) == "7 animal" and tuple(coco.colors[0]) != (0, 0, 0) and 0 not in coco.hidden
     colours = ClassTable.discover(DEMO / "labels", classes_file=VOC_LABEL)  # a palette PNG over a classes.json
     assert colours.names is None and np.array_equal(colours.colors[:21], voc_palette()[:21])
+
+
+def test_the_bundled_cocostuff27_names_are_the_data_sets_order():
+    """User trial: cocostuff27 classes showed as bare ids; the bundled list gives their names, in the
+    order of the shared data's README (COCO-Stuff-27)."""
+    names = read_class_file(ROOT / "resources" / "classes" / "cocostuff27.txt").names
+    readme = (SHARED / "README.md").read_text() if (SHARED / "README.md").is_file() else ""
+    assert len(names) == 27 and names[0] == "electronic" and names[9] == "person" and names[26] == "water"
+    if readme:
+        listed = readme.split("- Classes (COCO-Stuff-27 order): ", 1)[1].split(".\n", 1)[0]
+        assert [name.strip() for name in " ".join(listed.split()).split(",")] == list(names)

@@ -6,6 +6,11 @@ SAM's decoder and encoder spent half their time faulting pages in (docs/decision
 :func:`keep_freed_memory` serves large blocks from the heap instead and returns only a free top of
 more than ``TRIM_BYTES`` to the system. Peak memory is unchanged; what a finished large image freed
 stays mapped up to ``TRIM_BYTES`` for the next one. ``UOSAM_SYSTEM_MALLOC=1`` leaves glibc as it is.
+
+Every thread allocates from the one configured heap (``M_ARENA_MAX`` 1): glibc gives a thread its
+own arena on its first allocation, and a thread arena unmaps what it frees whatever the settings, so a
+decode in the app's worker thread page-faulted as before and ran 1.7x slower than in the main
+thread. Call this before starting the threads that run models (the app does, in its controller).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ OPT_OUT_ENV = "UOSAM_SYSTEM_MALLOC"
 TRIM_BYTES = 512 * 1024 * 1024
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 
 _lock = threading.Lock()
 _applied: bool | None = None
@@ -44,4 +50,5 @@ def _configure() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES)) and bool(mallopt(_M_MMAP_MAX, 0))
+    return (bool(mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES)) and bool(mallopt(_M_MMAP_MAX, 0))
+            and bool(mallopt(_M_ARENA_MAX, 1)))

@@ -127,7 +127,9 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_i
     evaluator = Evaluator(num_classes, ignore_index, dilation_ratio=0.02)
     scored = 0
     highest = {"ground truth": -1, "prediction": -1}
+    predicted = 0  # prediction pixels that are not the ignore id
     for pred, gt in _readable(pairs, "ids", skipped):
+        predicted += int((pred != ignore_index).sum()) if ignore_index is not None else pred.size
         if mapping is not None:
             pred = np.where((pred >= 0) & (pred < len(mapping)), mapping[np.clip(pred, 0, len(mapping) - 1)], -1)
         evaluator.add(pred, gt)
@@ -142,6 +144,9 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, num_classes: int, ignore_i
     values = {"mIoU": scores.miou, "pAcc": scores.pacc, "boundaryIoU": scores.boundary_iou}
     warnings = [f"{name} ids reach {top}, beyond --num-classes {num_classes} (ids 0..{num_classes - 1}): "
                 f"those pixels count as errors" for name, top in highest.items() if top >= num_classes]
+    if not predicted:
+        warnings.append(f"every prediction pixel is the ignore id {ignore_index} (no class predicted): "
+                        "those pixels count as errors; is --ignore-index right?")
     return EvalReport(f"{scores.line()}  ({scored} images)", values, skipped, warnings)
 
 

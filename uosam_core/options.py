@@ -232,7 +232,7 @@ def _model_options() -> list[Option]:
     types = _model_types()
     return [
         Option("model_type", "--model", Kind.CHOICE, None, Section.MODEL, choices=types, optional=True, basic=True,
-               help="model type (default: vit_t MobileSAM, or inferred from --checkpoint): " + ", ".join(types)),
+               help="model type: " + ", ".join(types) + " (default: vit_t MobileSAM, or inferred from --checkpoint)"),
         Option("checkpoint", "--checkpoint", Kind.PATH, None, Section.MODEL, optional=True, basic=True,
                help="a SAM-family checkpoint file"),
         Option("device", "--device", Kind.CHOICE, "auto", Section.MODEL, choices=("auto", "cpu", "cuda"), basic=True,
@@ -402,7 +402,11 @@ def add_arguments(parser: argparse.ArgumentParser, sections: Iterable[Section] =
                 extra = {"type": _argparse_type(option)}
             default = option.text(option.default) if option.kind is Kind.IDS else option.default
             shown = "off" if option.default is None and option.kind is Kind.FLOAT else option.text(option.default)
-            help_text = f"{option.help} (default: {shown or 'none'})" if option.help else f"default: {shown or 'none'}"
+            if option.help and "(default:" in option.help:
+                help_text = option.help  # it names its default itself (e.g. --model: MobileSAM unless a checkpoint)
+            else:
+                shown = shown or "none"
+                help_text = f"{option.help} (default: {shown})" if option.help else f"default: {shown}"
             group.add_argument(option.flag, default=default, help=help_text, **extra)
             if option.off_flag:
                 group.add_argument(option.off_flag, action="store_true",

@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"uosam-gui: {problem}", file=sys.stderr)
         if args.screenshot:
             return 1  # nothing to show: no session can be kept in that folder
+    from uosam_core import allocator
+
+    allocator.keep_freed_memory()  # before Qt or the workers start threads (uosam_core/allocator.py)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

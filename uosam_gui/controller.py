@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from uosam_core import allocator
 from uosam_core.config import RefineConfig
 from uosam_core.options import RefineSettings
 from uosam_core.pipeline import Refiner
@@ -43,6 +44,7 @@ class RefineController(QObject):
     def __init__(self, model_type: str | None = None, checkpoint: Path | None = None, device: str = "auto",
                  config: RefineConfig | None = None, cache_size: int = 12) -> None:
         super().__init__()
+        allocator.keep_freed_memory()  # before the worker threads exist: they share the configured heap
         self.model = SharedModel(model_type, checkpoint, device, config)
         self.threads: list[QThread] = []
         self.workers: list[RefineWorker] = []

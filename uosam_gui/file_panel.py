@@ -9,9 +9,18 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .elided_label_layout import ElidedLabel
 from .session import STATES, ImageRecord
 
 STATE_COLORS = {"not run": "#9e9e9e", "refined": "#4fc3f7", "reviewed": "#81c784", "edited": "#ffb74d",
@@ -47,8 +56,10 @@ class FilePanel(QWidget):
         controls.addWidget(self.sort_combo)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.totals_label = ElidedLabel("", tooltip_prefix="totals over the images with ground truth:\n",
-                                        compact_hint=True)  # a long totals line never widens the list
+        # the totals wrap onto lines of their own: read whole at any width, and they never widen the list
+        self.totals_label = QLabel(wordWrap=True)
+        self.totals_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.totals_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.totals_label.setVisible(False)  # set and shown by whoever sums the list (the ground truth)
         layout.addWidget(self.filter_edit)
         layout.addLayout(controls)
@@ -144,6 +155,11 @@ class FilePanel(QWidget):
         """Redraw one image's line after its record changed (the order stays until the next sort)."""
         if key in self.items:
             self._describe(key)
+
+    @property
+    def current_key(self) -> str | None:
+        """The image highlighted in the list."""
+        return self._current
 
     def select(self, key: str) -> None:
         """Highlight ``key`` without emitting imageChosen."""

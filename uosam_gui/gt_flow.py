@@ -36,6 +36,7 @@ COLUMNS = ("base", "now", "gain")  # mIoU of the baseline, of the current labels
 STATUS_INTERVAL_MS = 250
 
 
+LIST_SHARE_MAX = 0.3  # of the window's width, for the file list widened to its scores and names
 SCROLL_ROOM = 48  # pixels for the list's frame, margins and vertical scroll bar
 
 
@@ -145,8 +146,14 @@ class GtFlow(QObject):
             labels: np.ndarray | Path = document.labels
         elif _unchanged(session.records[key]) and ResultStore(session.out).path(key).is_file():
             labels = partial(_stored_labels, ResultStore(session.out), key)
+        elif session.records[key].state == ImageState.EDITED:
+            # edited in an earlier run: its labels are the stored result with the edits applied, which
+            # only its document knows; open it in the background (counted when it arrives)
+            truth.mark_opening(key)
+            self.controller.prefetch(key, session)
+            return
         elif session.records[key].saved and session.output_path(key).is_file():
-            labels = session.output_path(key)  # the last saved labels (later edits not in memory are not seen)
+            labels = session.output_path(key)  # the last saved labels
         else:
             return  # not refined here yet: "current" is the baseline
         self._put(key, True, labels, entry.gt_path, truth.ignore_index, truth.encoding)
@@ -171,8 +178,8 @@ class GtFlow(QObject):
             return
         self._outstanding -= 1
         self.truth.set_counts(key, counts, current=current, problem=problem or None)
-        if problem:
-            self.notifier.notify(problem, Level.WARNING)
+        if problem:  # its line in the list says why (tooltip); a banner is for the image on screen
+            self.notifier.notify(f"{key}: not scored against the ground truth: {problem}")
         self._effective_classes()
         self.file_panel.update_entry(key)
         if not self.truth.pending and not current:
@@ -275,8 +282,10 @@ class GtFlow(QObject):
             return
         header = panel.list.header()
         scores = sum(header.sectionSizeHint(column) for column in range(1, len(COLUMNS) + 1))
-        names = max((panel.list.fontMetrics().horizontalAdvance(key) for key in panel.items), default=0)
-        wanted = scores + names + SCROLL_ROOM
+        # the name and its state word ("00 [refined]"; the share changed and risk may scroll), at most
+        # 30% of the window: the image keeps the room
+        names = max((panel.list.fontMetrics().horizontalAdvance(f"{key} [refined]") for key in panel.items), default=0)
+        wanted = min(scores + names + SCROLL_ROOM, int(LIST_SHARE_MAX * window.width()))
         if dock.width() < wanted:
             window.resizeDocks([dock], [wanted], Qt.Orientation.Horizontal)
 
@@ -297,7 +306,9 @@ class GtFlow(QObject):
         line = truth.totals_line()
         if getattr(self, "_inferred", False):
             line += " (class count inferred from the ground truth: load a classes file or give --num-classes)"
-        self.status_label.setText(line)
+        # one figure per line: "GT 6/6 images, 27 classes" / "baseline mIoU ..." / "current mIoU ..."
+        self.status_label.setText(line.replace(": baseline", "\nbaseline", 1).replace(" | current", "\ncurrent", 1))
+        self.status_label.setToolTip("totals over the images with ground truth (one confusion matrix)")
 
     def shutdown(self) -> None:
         """Drop queued work (the thread is a daemon and ends with the process)."""

@@ -40,6 +40,7 @@ class GtEntry:
     baseline: PairCounts | None = None
     current: PairCounts | None = None
     problem: str | None = None  # why it cannot be scored (shown in the file list's tooltip)
+    opening: bool = False  # edited in an earlier run, its labels not known until its document is open
 
     @property
     def current_or_baseline(self) -> PairCounts | None:
@@ -102,9 +103,16 @@ class GroundTruth:
         if problem is not None:
             entry.problem = problem
         elif current:
-            entry.current = counts
+            entry.current, entry.opening = counts, False
         else:
             entry.baseline = counts
+
+    def mark_opening(self, key: str) -> None:
+        """An image edited in an earlier run is being opened to count its labels (until then: no score)."""
+        entry = self.entries.get(key)
+        if entry is not None and entry.current is None:
+            entry.opening = True
+            self._mious.pop((key, True), None)
 
     def set_classes(self, num_classes: int, ignore_index: int | None) -> bool:
         """Score with another class count; returns False when the ignore id changed (the files must
@@ -124,6 +132,8 @@ class GroundTruth:
             return known
         entry = self.entries.get(key)
         counts = None if entry is None else (entry.current_or_baseline if current else entry.baseline)
+        if current and entry is not None and entry.opening and entry.current is None:
+            counts = None  # its edits are not counted yet: no number rather than the baseline's
         value = NO_SCORE if counts is None else counts.miou(self.num_classes, self.ignore_index)
         self._mious[(key, current)] = value
         return value
@@ -164,5 +174,7 @@ class GroundTruth:
         head = f"GT {scored}/{total} images, {self.num_classes} classes"
         if before is None:
             return f"{head}: scoring ..." if total else f"{head}: no image has ground truth in {self.folder}"
+        opening = sum(1 for e in self.entries.values() if e.opening and e.current is None)
         return (f"{head}: baseline mIoU {before.miou:.2f} pAcc {before.pacc:.2f} | current mIoU {after.miou:.2f} "
-                f"pAcc {after.pacc:.2f} ({after.miou - before.miou:+.2f})")
+                f"pAcc {after.pacc:.2f} ({after.miou - before.miou:+.2f})"
+                + (f"; {opening} edited image(s) not counted yet (baseline until opened)" if opening else ""))

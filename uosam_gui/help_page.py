@@ -65,6 +65,8 @@ def show_help_page(parent: QWidget, shortcuts: tuple[tuple[str, str], ...], anch
     dialog = QDialog(parent)
     dialog.setWindowTitle("uosam-gui: help")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    # closed: the keys go back to the window (without a window manager nothing else would give it focus)
+    dialog.finished.connect(lambda _result: (parent.activateWindow(), parent.raise_()))
     browser = QTextBrowser()
     browser.setObjectName("help_browser")
     browser.setHtml(help_html(shortcuts))

@@ -334,5 +334,6 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         window_memory.remember(self, self.state, self.qsettings)
+        self.hide()  # gone at once: the workers may take a while to finish their step (a model load)
         self.controller.shutdown()
         super().closeEvent(event)

@@ -27,6 +27,7 @@ from uosam_core.verdicts import Verdict, checks, explain
 
 from .classes import ClassTable
 
+DECISION_MARKS = {"accept": " \u2713", "reject": " \u2717"}  # check and cross marks
 COLUMNS = ("#", "class", "area", "IoU", "score", "LCM contrast", "uses", "why")
 IOU_COLUMN, CONTRAST_COLUMN, USES_COLUMN, WHY_COLUMN = 3, 5, 6, 7
 USED_COLOR, KEPT_COLOR, FAILED_CHECK_COLOR = "#81c784", "#e57373", "#e57373"
@@ -107,8 +108,11 @@ class ObjectPanel(QWidget):
             if obj.edited:
                 uses += ", edited"
             name = self.classes.name(obj.class_id) if self.classes else str(obj.class_id)
-            values = (str(obj.index), name, str(obj.area), f"{obj.iou_with_baseline:.2f}", f"{obj.step2_score:.2f}",
-                      f"{obj.lcm_contrast:.2f}", uses, verdict.text)
+            # the user's own decision in the first column, always in view (the "uses" column may be
+            # scrolled off a narrow panel): "3 ✓" accepted, "3 ✗" rejected, in bold
+            mark = DECISION_MARKS.get(obj.decision, "")
+            values = (f"{obj.index}{mark}", name, str(obj.area), f"{obj.iou_with_baseline:.2f}",
+                      f"{obj.step2_score:.2f}", f"{obj.lcm_contrast:.2f}", uses, verdict.text)
             failed = {column for column, check in zip((IOU_COLUMN, CONTRAST_COLUMN), checks(obj, config))
                       if not check.passed}
             for column, value in enumerate(values):
@@ -120,6 +124,11 @@ class ObjectPanel(QWidget):
                     item.setForeground(QColor(USED_COLOR if obj.uses_refined else KEPT_COLOR))
                 if column in failed:
                     item.setForeground(QColor(FAILED_CHECK_COLOR))
+                if mark and column == 0:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                    item.setToolTip(f"you chose: {obj.decision}. {verdict.text}")
                 self.table.setItem(row, column, item)
         self.table.resizeColumnsToContents()
         self.table.clearSelection()

@@ -229,6 +229,11 @@ class Reviewer(QObject):
             session.mark_error(key, message)
             self._write_session()
             self.recordChanged.emit(key)
+        if key and session is not None and key != session.current:
+            # an image refined ahead: its line in the list says "error"; the banner is for the shown image
+            # (it said "05: ..." over image 04, and the user took it for the image on screen)
+            self.notifier.notify(f"{key} (refined ahead, not shown) failed: {message}")
+            return
         # an error about one image goes when another is shown; one about the model (no key) stays
         self.notifier.notify(f"{key}: {message}" if key else message, Level.ERROR,
                              topic=image_topic(key) if key else None)
