@@ -122,3 +122,26 @@ def test_dismissing_a_message_leaves_the_keys_with_the_image(qtbot, tmp_path, en
     QTest.mouseClick(window.banner.dismiss_button, Qt.MouseButton.LeftButton)
     assert not window.banner.isVisible()
     assert QApplication.focusWidget() is focused
+
+
+def test_refine_again_on_an_edited_image_keeps_the_edits_and_says_so(qtbot, tmp_path, engine):
+    """User trial: "Refine this image again" on an edited image ran without a word about the edits,
+    which were kept (the user could not know whether they would be)."""
+    window = make_window(qtbot, tmp_path, engine)
+    assert window.open_dataset(DEMO / "images", DEMO / "labels", tmp_path / "out")
+    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    document = window.document
+    rejected = next(index for index, obj in enumerate(document.objects) if obj.uses_refined)
+    document.set_decision(rejected, "reject")
+    stroke = np.zeros(document.pixel_edits.shape, bool)
+    stroke[5:9, 5:40] = True
+    assert document.paint(stroke, 9)
+    window.reviewer.document_changed()
+    edited = document.labels.copy()
+    window.menu_actions.rerun.trigger()
+    assert "your decisions and edits are applied to the new result" in window.messages[-1]
+    qtbot.waitUntil(lambda: window.document is not document, timeout=REFINE_TIMEOUT_MS)
+    again = window.document
+    assert again.objects[rejected].decision == "reject"
+    assert (again.labels[stroke] == 9).all()
+    np.testing.assert_array_equal(again.labels, edited)

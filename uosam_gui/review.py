@@ -180,7 +180,10 @@ class Reviewer(QObject):
         if session is not None and session.current:
             self.leave_document()
             self.controller.rerun(session.current, session)
-            self.notifier.notify(f"refining {session.current} again ... (Esc keeps the current result)")
+            document = self.state.document
+            kept = ("; your decisions and edits are applied to the new result"
+                    if document is not None and document.key == session.current and document.is_edited else "")
+            self.notifier.notify(f"refining {session.current} again ... (Esc keeps the current result){kept}")
 
     def cancel(self) -> None:
         """Esc: deselect, and stop refining the shown image (what is shown stays)."""
