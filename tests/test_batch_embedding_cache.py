@@ -72,3 +72,14 @@ def test_two_processes_put_and_evict_at_once(tmp_path):
     for path in tmp_path.glob("*.pt"):
         assert cache.get(path.stem) is not None, f"{path.name} is complete"
     assert not [path for path in tmp_path.iterdir() if not path.name.endswith(".pt")]
+
+
+def test_a_bound_smaller_than_one_embedding_is_said(tmp_path):
+    """User trial: --embedding-cache-gb below one embedding's size cached nothing without a word."""
+    cache = EmbeddingCache(disk_dir=tmp_path, max_disk_bytes=int(0.5 * MIB))
+    cache.put("k0", _tensor(0), (4, 4))
+    assert not list(tmp_path.glob("*.pt"))
+    assert "more than the cache's bound of 0.5 MB" in cache.too_small() and "nothing stays cached" in cache.too_small()
+    roomy = EmbeddingCache(disk_dir=tmp_path / "roomy", max_disk_bytes=3 * MIB)
+    roomy.put("k0", _tensor(0), (4, 4))
+    assert roomy.too_small() is None

@@ -128,6 +128,20 @@ def test_embedding_cache_that_is_a_file_is_one_line_and_exit_2(tmp_path, capsys)
     assert cache.read_bytes() == b"a file, not a folder" and not (tmp_path / "out").exists()
 
 
+def test_an_embedding_cache_too_small_for_one_embedding_is_a_warning(tmp_path, capsys):
+    """User trial: --embedding-cache-gb 0.004 (one MobileSAM embedding is ~4 MB) stored nothing, silently."""
+    images, labels, cache = tmp_path / "images", tmp_path / "labels", tmp_path / "cache"
+    for folder in (images, labels):
+        folder.mkdir()
+        shutil.copy(DEMO / folder.name / "coco_00.png", folder / "coco_00.png")
+    code = main(["refine", str(images), str(labels), str(tmp_path / "out"), "--quiet", "--no-gro",
+                 "--embedding-cache", str(cache), "--embedding-cache-gb", "0.001"])
+    assert code == 0 and (tmp_path / "out" / "coco_00.png").is_file()
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and str(cache) in warning[0] and "nothing stays cached" in warning[0]
+    assert not list(cache.glob("*.pt"))
+
+
 @pytest.mark.parametrize("option, value, expected", [
     ("--num-classes", "0", "must be >= 1"),
     ("--min-vote-share", "5", "must be >= 0.0 and <= 1.0"),

@@ -4,6 +4,7 @@ off, demo images, real keys)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,17 @@ def test_refine_again_on_an_edited_image_keeps_the_edits_and_says_so(qtbot, tmp_
     assert again.objects[rejected].decision == "reject"
     assert (again.labels[stroke] == 9).all()
     np.testing.assert_array_equal(again.labels, edited)
+
+
+def test_open_recent_keeps_whole_paths_and_marks_sessions_that_are_gone(qtbot, tmp_path, engine, monkeypatch):
+    """User trial: File > Open recent listed "gout/uosam-session.json" (opened with a relative --out in
+    another folder): from anywhere else it said "No such file or directory"."""
+    monkeypatch.chdir(tmp_path)
+    window = make_window(qtbot, tmp_path, engine)
+    assert window.open_dataset(DEMO / "images", DEMO / "labels", Path("out"))
+    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    session_file = tmp_path / "out" / "uosam-session.json"
+    assert window.reviewer.recent.paths()[0] == str(session_file)
+    window.reviewer.recent.add(tmp_path / "elsewhere" / "uosam-session.json")  # a session since deleted
+    entries = {action.text(): action.isEnabled() for action in window.menu_actions.recent_menu.actions()}
+    assert entries == {f"{tmp_path / 'elsewhere' / 'uosam-session.json'} (not found)": False, str(session_file): True}

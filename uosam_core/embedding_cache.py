@@ -64,6 +64,7 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
         self.evicted = 0
+        self.largest_entry = 0  # bytes of the largest embedding written (> max_disk_bytes: none can stay)
         if self.disk_dir is not None:
             if self.disk_dir.exists() and not self.disk_dir.is_dir():
                 raise CacheFolderError(f"{self.disk_dir}: embedding cache must be a folder, but it is a file")
@@ -127,6 +128,7 @@ class EmbeddingCache:
             torch.save({"features": _detached(features), "input_size": list(input_size)}, temporary)
         written = target.stat().st_size if target.exists() else 0
         with self._lock:
+            self.largest_entry = max(self.largest_entry, written)
             if self._disk_estimate is not None:
                 self._disk_estimate += written
             self._written_since_scan += written
@@ -135,6 +137,13 @@ class EmbeddingCache:
                       or self._written_since_scan > self.max_disk_bytes // 10)
         if rescan:
             self.evict()
+
+    def too_small(self) -> str | None:
+        """A line saying the disk bound holds no embedding at all (None when it holds at least one)."""
+        if self.disk_dir is None or self.largest_entry <= self.max_disk_bytes:
+            return None
+        return (f"{self.disk_dir}: an embedding takes {self.largest_entry / 1e6:.1f} MB, more than the cache's "
+                f"bound of {self.max_disk_bytes / 1e6:.1f} MB (--embedding-cache-gb): nothing stays cached")
 
     def disk_entries(self) -> list[tuple[float, int, Path]]:
         """(modification time, bytes, path) of every entry on disk, oldest first."""

@@ -99,5 +99,7 @@ class Actions:
         """File > Open recent: one entry per session file."""
         self.recent_menu.clear()
         for path in paths:
-            action = self.recent_menu.addAction(path)
+            found = Path(path).is_absolute() and Path(path).is_file()  # moved, deleted, or an old relative entry
+            action = self.recent_menu.addAction(path if found else f"{path} (not found)")
+            action.setEnabled(found)
             action.triggered.connect(lambda checked=False, p=path: self.handlers["open_session"](Path(p)))

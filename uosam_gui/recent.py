@@ -35,7 +35,8 @@ class RecentList(QObject):
 
     def add(self, path: Path) -> None:
         """Put ``path`` first (once)."""
-        entries = [str(path), *(p for p in self.paths() if p != str(path))][:LIMIT]
+        path = str(Path(path).absolute())  # a relative path only works from the folder it was opened in
+        entries = [path, *(p for p in self.paths() if p != path)][:LIMIT]
         self.settings.setValue(KEY, entries)
         self.settings.sync()
         self.changed.emit()
