@@ -160,3 +160,15 @@ def test_open_recent_keeps_whole_paths_and_marks_sessions_that_are_gone(qtbot, t
     window.reviewer.recent.add(tmp_path / "elsewhere" / "uosam-session.json")  # a session since deleted
     entries = {action.text(): action.isEnabled() for action in window.menu_actions.recent_menu.actions()}
     assert entries == {f"{tmp_path / 'elsewhere' / 'uosam-session.json'} (not found)": False, str(session_file): True}
+
+
+def test_object_decisions_are_disabled_before_any_image(qtbot, tmp_path, engine):
+    """User trial: with no image open (an output folder refused at start), Accept / Reject / Auto were
+    enabled; they act on the selected object, and there was none."""
+    window = make_window(qtbot, tmp_path, engine)
+    panel = window.object_panel
+    assert not any(button.isEnabled() for button in (panel.accept_button, panel.reject_button, panel.auto_button))
+    assert window.open_dataset(DEMO / "images", DEMO / "labels", tmp_path / "out")
+    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    key(window, Qt.Key.Key_J)
+    assert panel.accept_button.isEnabled() and panel.reject_button.isEnabled()

@@ -85,6 +85,7 @@ class ObjectPanel(QWidget):
         self.reject_button.clicked.connect(lambda: self._decide("reject"))
         self.auto_button.clicked.connect(lambda: self._decide("auto"))
         self.class_combo.activated.connect(self._on_class)
+        self._sync_controls()  # nothing selected yet: Accept, Reject, Auto and the class start disabled
 
     def set_classes(self, classes: ClassTable) -> None:
         """The class names and colours for the class chooser."""
