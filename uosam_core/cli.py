@@ -107,8 +107,9 @@ def _cmd_refine(args: argparse.Namespace) -> int:
 
         engine = SamEngine.load(args.model, args.checkpoint, args.device, cache=cache)
         summary = run_folder(Refiner(engine, config), args.images, args.labels, args.out, **options)
-        if cache.too_small():
-            print(f"warning: {cache.too_small()}", file=sys.stderr)
+        unused = cache.too_small()
+        if unused:
+            print(f"warning: {unused}", file=sys.stderr)
     counts = summary.to_dict()["counts"]
     if summary.stopped:
         print(f"uosam refine: stopped: {summary.stopped}; refined {counts['written']} this run", file=sys.stderr)

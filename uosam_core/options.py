@@ -85,6 +85,7 @@ class Option:
     off_value: Any = None
     off_help: str | None = None
     cli_choices: tuple[str, ...] | None = None
+    default_text: str | None = None  # the default in words, where None means more than "none" (--model)
 
     @property
     def dest(self) -> str:
@@ -232,7 +233,8 @@ def _model_options() -> list[Option]:
     types = _model_types()
     return [
         Option("model_type", "--model", Kind.CHOICE, None, Section.MODEL, choices=types, optional=True, basic=True,
-               help="model type: " + ", ".join(types) + " (default: vit_t MobileSAM, or inferred from --checkpoint)"),
+               help="model type: " + ", ".join(types),
+               default_text="vit_t MobileSAM, or inferred from --checkpoint"),
         Option("checkpoint", "--checkpoint", Kind.PATH, None, Section.MODEL, optional=True, basic=True,
                help="a SAM-family checkpoint file"),
         Option("device", "--device", Kind.CHOICE, "auto", Section.MODEL, choices=("auto", "cpu", "cuda"), basic=True,
@@ -402,11 +404,8 @@ def add_arguments(parser: argparse.ArgumentParser, sections: Iterable[Section] =
                 extra = {"type": _argparse_type(option)}
             default = option.text(option.default) if option.kind is Kind.IDS else option.default
             shown = "off" if option.default is None and option.kind is Kind.FLOAT else option.text(option.default)
-            if option.help and "(default:" in option.help:
-                help_text = option.help  # it names its default itself (e.g. --model: MobileSAM unless a checkpoint)
-            else:
-                shown = shown or "none"
-                help_text = f"{option.help} (default: {shown})" if option.help else f"default: {shown}"
+            shown = option.default_text or shown or "none"
+            help_text = f"{option.help} (default: {shown})" if option.help else f"default: {shown}"
             group.add_argument(option.flag, default=default, help=help_text, **extra)
             if option.off_flag:
                 group.add_argument(option.off_flag, action="store_true",

@@ -115,6 +115,8 @@ class SettingsDialog(QDialog):
                 form.addRow(QLabel("<i>Tuning</i>"))
             widget = self._widget(option)
             tip = f"{option.flag}: {option.help}" if option.help else option.flag
+            if option.default_text:
+                tip += f" (default: {option.default_text})"
             label = QLabel(option.label)
             label.setToolTip(tip)
             self.fields[option.key].setToolTip(tip)
