@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,15 +50,8 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "uosam_core.cli", *args]
 
 
-def _as_in_a_terminal() -> None:
-    """Ctrl-C's default in the child, as in a user's terminal: a suite started in the background
-    (``cmd &`` in a script) passes SIGINT on as ignored, and Python then never raises
-    KeyboardInterrupt. The CLI respects an ignored SIGINT (``nohup``), so the tests set it here."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def start_cli(*args: str, **kwargs) -> subprocess.Popen:
-    """Start ``uosam ARGS`` as a real subprocess (stdout/stderr captured), SIGINT as in a terminal."""
+    """Start ``uosam ARGS`` as a real subprocess (stdout/stderr captured)."""
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     return subprocess.Popen(cli_command(*args), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=_as_in_a_terminal, **kwargs)
+                            text=True, **kwargs)

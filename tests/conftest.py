@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,12 @@ from uosam_core.image_io import read_image, read_labels
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "resources" / "demo"
 SHARED = ROOT.parent / "shared" / "data"
+
+# A suite started in the background (`cmd &` in a script) inherits SIGINT as ignored, and every process
+# it starts would too: the CLI's Ctrl-C tests would then see no interrupt. Python's own handler here
+# gives the children SIGINT's default again (a handler is reset at exec, an ignored signal is not).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # GUI tests drive the real window headless
 
