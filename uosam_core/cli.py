@@ -126,8 +126,11 @@ def _cmd_refine(args: argparse.Namespace) -> int:
     busy = f", busy {len(summary.busy)} (another live process is refining them)" if summary.busy else ""
     again = len({item["key"] for item in summary.redone} & {record["key"] for record in summary.written})
     redone = f" ({again} of them again)" if again else ""
-    print(f"refined {counts['written']}{redone}, already done {counts['resumed']}, skipped {counts['skipped']}{busy} "
-          f"in {summary.seconds:.1f} s -> {args.out}")
+    kept = sum(bool(record.get("stats", {}).get("baseline_kept")) for record in summary.written)
+    kept_text = (f" ({kept} kept their baseline: refining would not sharpen their edges; --no-baseline-check "
+                 "refines them)") if kept else ""
+    print(f"refined {counts['written']}{redone}{kept_text}, already done {counts['resumed']}, "
+          f"skipped {counts['skipped']}{busy} in {summary.seconds:.1f} s -> {args.out}")
     return EXIT_SKIPPED if summary.skipped else 0
 
 
@@ -213,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--workers", type=_bounded(int, 1), default=2, help="Ray workers (one model each; default: 2)")
     refine.add_argument("--gpus-per-worker", type=_bounded(float, 0.0), default=0.0,
                         help="GPUs per Ray worker (e.g. 1, or 0.5; default: 0)")
-    add_arguments(refine, [Section.LRO, Section.GRO, Section.LABELS])  # one definition: uosam_core/options.py
+    # one definition: uosam_core/options.py
+    add_arguments(refine, [Section.LRO, Section.GRO, Section.PRECISION, Section.LABELS])
     refine.set_defaults(handler=_cmd_refine)
 
     evaluate = commands.add_parser("eval", help="score predicted label maps against ground truth")

@@ -59,11 +59,24 @@ class GroConfig:
 
 
 @dataclass(frozen=True)
+class PrecisionConfig:
+    """The baseline-precision check (uosam_core/precision.py, docs/decisions/0021): an image keeps its
+    baseline unless the refined class edges lie on image gradients ``min_edge_gain`` times as strong as
+    the baseline's (``min_detail_edge_gain`` when the refinement adds edge contrast rather than
+    simplifying the edges)."""
+
+    enabled: bool = True
+    min_edge_gain: float = 1.03
+    min_detail_edge_gain: float = 1.08
+
+
+@dataclass(frozen=True)
 class RefineConfig:
     """Everything that decides one image's refinement."""
 
     lro: LroConfig = field(default_factory=LroConfig)
     gro: GroConfig = field(default_factory=GroConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     ignore_ids: tuple[int, ...] = (255,)
     background_ids: tuple[int, ...] = ()
 
@@ -77,9 +90,10 @@ class RefineConfig:
         not name keep their defaults. Raises TypeError or ValueError for data that is not such a config."""
         lro = LroConfig(**data.get("lro", {}))
         gro = GroConfig(**data.get("gro", {}))
+        precision = PrecisionConfig(**data.get("precision", {}))
         ids = {name: tuple(int(value) for value in data[name]) for name in ("ignore_ids", "background_ids")
                if name in data}
-        return cls(lro=lro, gro=gro, **ids)
+        return cls(lro=lro, gro=gro, precision=precision, **ids)
 
 
 def flat_settings(data: dict, prefix: str = "") -> dict[str, object]:

@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .config import GroConfig, LroConfig, RefineConfig
+from .config import GroConfig, LroConfig, PrecisionConfig, RefineConfig
 
 
 class Kind(Enum):
@@ -39,6 +39,7 @@ class Section(Enum):
     MODEL = "Model"
     LRO = "LRO (objects)"
     GRO = "GRO (SAM masks vote)"
+    PRECISION = "Baseline check"
     LABELS = "Label ids"
 
 
@@ -218,6 +219,13 @@ _META: dict[str, Meta] = {
     "gro.boundary_band": Meta(low=0.0, high=1.0, help="fast profile: prompt only within this fraction of "
                                                       "max(H, W) of a class edge"),
     "gro.max_prompts": Meta(low=1, help="fast profile: the most point prompts decoded per image"),
+    "precision.enabled": Meta(flag="--no-baseline-check", basic=True,
+                              help="refine every image, also where the refined edges lie on image edges no "
+                                   "stronger than the baseline's (the check keeps the baseline there)"),
+    "precision.min_edge_gain": Meta(low=0.0, help="an image keeps its baseline unless its refined class edges lie "
+                                                  "on image gradients this many times as strong as the baseline's"),
+    "precision.min_detail_edge_gain": Meta(low=0.0, help="the same, where the refinement adds edge contrast (more "
+                                                         "or longer edges) instead of simplifying them"),
     "ignore_ids": Meta(flag="--ignore-index", basic=True, help="comma-separated ignore ids; an empty value: none"),
     "background_ids": Meta(flag="--background", basic=True, help="comma-separated ids the LRO leaves alone"),
 }
@@ -295,7 +303,9 @@ def build_options(lro: type = LroConfig, gro: type = GroConfig) -> tuple[Option,
     """Every option, from the config dataclasses' fields (``lro`` / ``gro`` replace them in tests)."""
     taken = {"--model", "--checkpoint", "--device"}
     return (*_model_options(), *_field_options(lro, "lro.", Section.LRO, taken),
-            *_field_options(gro, "gro.", Section.GRO, taken), *_field_options(RefineConfig, "", Section.LABELS, taken))
+            *_field_options(gro, "gro.", Section.GRO, taken),
+            *_field_options(PrecisionConfig, "precision.", Section.PRECISION, taken),
+            *_field_options(RefineConfig, "", Section.LABELS, taken))
 
 
 OPTIONS: tuple[Option, ...] = build_options()
@@ -321,8 +331,9 @@ def settings_from_values(values: Mapping[str, Any], base: RefineSettings | None 
     merged = values_of(base) | {key: value for key, value in values.items() if key in BY_KEY}
     lro = replace(base.config.lro, **{k[4:]: v for k, v in merged.items() if k.startswith("lro.")})
     gro = replace(base.config.gro, **{k[4:]: v for k, v in merged.items() if k.startswith("gro.")})
+    precision = replace(base.config.precision, **{k[10:]: v for k, v in merged.items() if k.startswith("precision.")})
     top = {k: v for k, v in merged.items() if "." not in k and k in {f.name for f in fields(RefineConfig)}}
-    config = replace(base.config, lro=lro, gro=gro, **top)
+    config = replace(base.config, lro=lro, gro=gro, precision=precision, **top)
     checkpoint = merged["checkpoint"]
     return RefineSettings(merged["model_type"], None if checkpoint is None else Path(checkpoint),
                           merged["device"], config)

@@ -14,6 +14,7 @@ from .engine import Embedding, SamEngine
 from .gro import run_gro
 from .lcm import GridMap
 from .lro import UNKNOWN, compose_lro, redecode_object, run_lro
+from .precision import check_precision
 from .result import ObjectPrompts, RefineResult
 from .voting import fill_unknown, vote, vote_options
 
@@ -38,6 +39,17 @@ class Cancelled(Exception):
 
 def _no_progress(stage: str, fraction: float) -> None:
     return None
+
+
+def keep_baseline_if_imprecise(result: RefineResult) -> None:
+    """Give ``result`` its baseline as final labels (no changes, risk 0) when its precision check
+    failed and no object was decided or re-prompted by a user (docs/decisions/0021)."""
+    check = result.precision
+    untouched = all(obj.decision == "auto" and not obj.edited for obj in result.objects)
+    if check is None or check.passed or not untouched:
+        return
+    result.labels = result.baseline.copy()
+    result.changes, result.risk, result.baseline_kept = [], 0.0, True
 
 
 class Refiner:
@@ -83,13 +95,22 @@ class Refiner:
         result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
                               labels=lro_labels, timings=timings)
         result = self.recompose(result)
+        if config.precision.enabled:
+            start = time.perf_counter()
+            result.precision = check_precision(image, result.baseline, result.labels, config.precision)
+            keep_baseline_if_imprecise(result)
+            timings["check"] = time.perf_counter() - start
         progress("done", _STAGE_START["done"])
         return result
 
-    def recompose(self, result: RefineResult) -> RefineResult:
+    def recompose(self, result: RefineResult, *, precision_check: bool = True) -> RefineResult:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
         re-voting the existing GRO masks (no decoding), and the change records and risk. Returns the
-        same result, updated; the GRO's vote maps are painted again only when read."""
+        same result, updated; the GRO's vote maps are painted again only when read.
+
+        An image whose refinement failed the baseline-precision check keeps its baseline while every
+        object is as the refinement left it; ``precision_check=False`` (the app, after a user's change
+        the objects do not show, such as a class) composes the refinement regardless."""
         config = self.config
         lro_source = np.full(result.baseline.shape, -1, np.int32)
         result.lro_labels = compose_lro(result.baseline, result.objects, config.lro, source=lro_source)
@@ -110,6 +131,9 @@ class Refiner:
         lro_evidence = np.array([obj.iou_with_baseline for obj in result.objects], np.float32)
         result.changes = summarize(result.baseline, labels, lro_source, gro_source, lro_evidence, gro_evidence)
         result.risk = risk(result.changes, result.baseline.size)
+        result.baseline_kept = False
+        if precision_check:
+            keep_baseline_if_imprecise(result)
         return result
 
     def redecode(self, result: RefineResult, image: np.ndarray, object_index: int, prompts: ObjectPrompts

@@ -105,6 +105,8 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         "seconds": round(seconds, 3),
         "changed_fraction": round(float(result.changed_fraction), 5),
         "risk": round(float(result.risk), 6),
+        "baseline_kept": bool(result.baseline_kept),
+        "edge_gain": None if result.precision is None else result.precision.edge_gain,
         "objects": len(result.objects),
         "accepted": sum(bool(obj.uses_refined) for obj in result.objects),
         "gro_masks": 0 if result.gro is None else len(result.gro.masks),

@@ -17,6 +17,7 @@ import torch
 from .changes import RegionChange
 from .lcm import GridMap
 from .masks import CompactMask, MaskStack
+from .precision import PrecisionCheck
 from .voting import vote_at, vote_maps
 
 Point = tuple[float, float]  # (x, y) pixels
@@ -161,6 +162,8 @@ class RefineResult:
     timings: dict[str, float] = field(default_factory=dict)
     changes: list[RegionChange] = field(default_factory=list)  # why each changed region changed, largest first
     risk: float = 0.0  # share of the image changed against weak evidence (changes.risk), in [0, 1]
+    precision: PrecisionCheck | None = None  # the baseline-precision check of the automatic refinement
+    baseline_kept: bool = False  # final labels are the baseline: the check failed, no object was touched
 
     @property
     def changed_fraction(self) -> float:

@@ -263,7 +263,7 @@ class ResultStore:
         tree = writer.encode(result)
         meta = {"format": FORMAT, "store_key": stored_key, "key": key, "saved": time.time(),
                 "changed_fraction": round(float(result.changed_fraction), 5), "objects": len(result.objects),
-                "risk": round(float(result.risk), 6), "tree": tree}
+                "risk": round(float(result.risk), 6), "baseline_kept": bool(result.baseline_kept), "tree": tree}
         arrays = writer.arrays | writer.mask_pool()
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
         target = self.path(key)
@@ -279,7 +279,7 @@ class ResultStore:
                 meta = _meta(arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
-        return {name: meta.get(name) for name in ("store_key", "changed_fraction", "objects", "risk")}
+        return {name: meta.get(name) for name in ("store_key", "changed_fraction", "objects", "risk", "baseline_kept")}
 
     def matching_summary(self, key: str, image: Path | str, label: Path | str, refiner: object,
                          label_encoding: str) -> dict | None:

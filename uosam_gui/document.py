@@ -55,7 +55,7 @@ def take_composition(result: RefineResult, composed: RefineResult) -> None:
     """Give ``result`` what a recomposition of it made: the LRO map, the GRO votes, the final labels and
     the change records with their risk (the status bar and the file list show the risk)."""
     result.lro_labels, result.gro, result.labels = composed.lro_labels, composed.gro, composed.labels
-    result.changes, result.risk = composed.changes, composed.risk
+    result.changes, result.risk, result.baseline_kept = composed.changes, composed.risk, composed.baseline_kept
 
 
 class ImageDocument:
@@ -111,13 +111,14 @@ class ImageDocument:
         result = self.result
         relabelled = [obj for obj, original in zip(result.objects, self.original_classes)
                       if not obj.uses_refined and obj.class_id != original]
+        touched = any(_changed(obj, original) for obj, original in zip(result.objects, self.original_classes))
         if not relabelled:
-            self.refiner.recompose(result)
+            self.refiner.recompose(result, precision_check=not touched)
             return
         effective = result.baseline.copy()
         for obj in relabelled:
             obj.baseline.paint(effective, obj.class_id)  # inside the object's box only
-        take_composition(result, self.refiner.recompose(replace(result, baseline=effective)))
+        take_composition(result, self.refiner.recompose(replace(result, baseline=effective), precision_check=False))
 
     # ------------------------------------------------------------------ object changes
     def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:
@@ -132,6 +133,19 @@ class ImageDocument:
             raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
         if self.objects[index].decision != decision:
             self._change_objects(f"{decision} object {index}", index, replace(self.objects[index], decision=decision))
+
+    def use_refinement(self) -> bool:
+        """On an image that kept its baseline (the precision check), show the refinement instead: every
+        object still on its automatic verdict gets that verdict as the user's decision (undoable; the
+        composition is the automatic one). Returns whether anything changed."""
+        if not self.result.baseline_kept:
+            return False
+        after = tuple(replace(obj, decision="accept" if obj.uses_refined else "reject")
+                      if obj.decision == "auto" else obj for obj in self.objects)
+        if not after:
+            return False
+        self._apply(ObjectsChange("use the refinement (the baseline was kept)", tuple(self.objects), after))
+        return True
 
     def set_class(self, index: int, class_id: int) -> None:
         """Give an object another class: the pixels it contributes take it (its refined mask when used,

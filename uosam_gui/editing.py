@@ -38,6 +38,14 @@ class Editor(QObject):
         document.set_decision(index, decision)
         self.reviewer.document_changed()
 
+    def use_refinement(self) -> None:
+        """Show the refinement on an image that kept its baseline (the precision check); undoable."""
+        document = self.state.document
+        if document is not None and document.use_refinement():
+            self.reviewer.document_changed()
+            self.notifier.notify("the refinement is shown instead of the kept baseline (undo returns to it)",
+                                 Level.INFO)
+
     def change_class(self, index: int, class_id: int) -> None:
         """Give an object another class (undoable)."""
         if self.state.document is not None and 0 <= index < len(self.state.document.objects):

@@ -112,7 +112,8 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
             changed = float((document.labels != document.result.baseline).mean())
             entry = {"key": key, "source": source, "objects": _object_log(document),
                      "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
-                     "changed_fraction": round(changed, 5), "risk": round(float(document.result.risk), 6)}
+                     "changed_fraction": round(changed, 5), "risk": round(float(document.result.risk), 6),
+                     "baseline_kept": bool(document.result.baseline_kept)}
             other = settings_changes(refiner.config.to_dict(), document.refiner.config.to_dict())
             if other:  # reviewed with earlier settings (kept so): the log says which differ from "config"
                 entry["settings_differ"] = other

@@ -145,6 +145,7 @@ class ExportFlow(QObject):
             if entry["source"] != LabelSource.REFINED or record is None or record.objects or record.pixel_edits:
                 continue
             record.changed_fraction, record.risk = entry["changed_fraction"], entry.get("risk")
+            record.baseline_kept = bool(entry.get("baseline_kept"))
             if record.state == ImageState.NOT_RUN:
                 record.state = ImageState.REFINED
             self.reviewer.recordChanged.emit(entry["key"])

@@ -143,6 +143,8 @@ class FilePanel(QWidget):
         changed = "" if record.changed_fraction is None else f"  {100 * record.changed_fraction:.1f}% changed"
         if record.risk:
             changed += f", {risk_text(record.risk)}"
+        if record.baseline_kept and record.changed_fraction is not None:
+            changed += ", baseline kept"
         note = f"  ({self.notes[key]})" if key in self.notes else ""
         item.setText(0, f"{key}  [{record.state}]{changed}{note}")
         item.setForeground(0, QColor(STATE_COLORS.get(record.state, "#ffffff")))

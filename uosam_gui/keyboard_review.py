@@ -87,6 +87,8 @@ class KeyboardReview(QObject):
                                      edit_menu)
         self.reject_next = self._add("Reject and next", lambda: self.decide_and_next("reject"), "Shift+R",
                                      edit_menu)
+        self.use_refinement = self._add("Use the refinement (baseline kept)", self.editor.use_refinement, None,
+                                        edit_menu)
         self.zoom = self._add("Zoom to the selected object", self.set_zoom, "Z", view_menu, checkable=True)
         self._heatmap_before_split: Heatmap | None = None  # the heatmap the split view turned off
         self.split_action = self._add("Split view: baseline | final", self.set_split, "S", view_menu,
@@ -98,6 +100,7 @@ class KeyboardReview(QObject):
         window.object_panel.lro_config = self.lro_config
         self.state.documentChanged.connect(self._on_document)
         self.state.contentChanged.connect(self._show_risk)  # a decision or edit recomposes: risk changes
+        self.state.contentChanged.connect(self.update_actions)  # ... and may show the refinement of a kept image
         self.state.selectionChanged.connect(self._on_selection)
         for signal in (self.state.documentChanged, self.state.sessionChanged, self.state.selectionChanged):
             signal.connect(self.update_actions)
@@ -122,6 +125,8 @@ class KeyboardReview(QObject):
             action.setEnabled(has_session)
         for action in (self.accept_next, self.reject_next):
             action.setEnabled(self.state.selected_object is not None)
+        document = self.state.document
+        self.use_refinement.setEnabled(bool(getattr(getattr(document, "result", None), "baseline_kept", False)))
 
     def lro_config(self) -> LroConfig:
         """The thresholds the shown document's objects were judged with."""
@@ -237,8 +242,16 @@ class KeyboardReview(QObject):
         document = self.state.document
         result = document.result if document is not None else None
         risk = getattr(result, "risk", None)
+        check = getattr(result, "precision", None)
+        if getattr(result, "baseline_kept", False) and check is not None:
+            self.risk_label.setText(f"baseline kept (edges {check.edge_gain:.2f}x)")
+            self.risk_label.setToolTip(f"{check.describe()}\nthe refinement would not put the class edges on "
+                                       "stronger image edges; Edit > Use the refinement shows it anyway")
+            return
         self.risk_label.setText("" if risk is None else risk_text(risk))
         lines = ["share of the image changed against weak evidence (higher: review first)"]
+        if check is not None:
+            lines.append(check.describe())
         changes = list(getattr(result, "changes", None) or [])
         if changes:
             lines.append("largest changes:")

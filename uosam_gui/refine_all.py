@@ -158,6 +158,7 @@ class RefineAll(QObject):
             record.state, record.error = ImageState.REFINED, None
             record.changed_fraction = stored.changed_fraction
             record.risk = stored.risk
+            record.baseline_kept = stored.baseline_kept
             self._save_session()
         for notice in stored.notices:
             self.notifier.notify(notice, Level.WARNING)

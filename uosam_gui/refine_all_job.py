@@ -36,6 +36,7 @@ class StoredImage:
     objects: int
     notices: tuple[str, ...] = ()
     risk: float | None = None  # share of the image changed against weak evidence (RefineResult.risk)
+    baseline_kept: bool = False  # the precision check kept the baseline (RefineResult.baseline_kept)
 
 
 def refine_into_store(session: Session, key: str, refiner: Refiner, progress: Progress | None = None,
@@ -65,7 +66,7 @@ def _refine_into_store(session: Session, key: str, refiner: Refiner, progress: P
     summary = store.matching_summary(key, record.image, record.label, refiner, session.label_encoding)
     if summary is not None:
         return StoredImage(key, False, float(summary["changed_fraction"]), int(summary.get("objects") or 0),
-                           risk=summary.get("risk"))
+                           risk=summary.get("risk"), baseline_kept=bool(summary.get("baseline_kept")))
     image = read_image(record.image)
     baseline, _ = read_labels(record.label, encoding=session.label_encoding)
     check_pair(image, baseline, record.label, num_classes=None, ignore_ids=refiner.config.ignore_ids)
@@ -81,4 +82,4 @@ def _refine_into_store(session: Session, key: str, refiner: Refiner, progress: P
                               label_encoding=session.label_encoding, progress=report)
     result = obtained.result
     return StoredImage(key, not obtained.from_store, round(float(result.changed_fraction), 5), len(result.objects),
-                       obtained.notices, risk=round(float(result.risk), 6))
+                       obtained.notices, risk=round(float(result.risk), 6), baseline_kept=bool(result.baseline_kept))

@@ -257,6 +257,7 @@ class Reviewer(QObject):
         record = session.records[key]
         if record.state == ImageState.REFINED:  # that result is not shown (and not for these settings)
             record.state, record.changed_fraction, record.risk = ImageState.NOT_RUN, None, None
+            record.baseline_kept = False
             self._write_session()
             self.recordChanged.emit(key)
         self.notifier.notify(f"{key}: refinement stopped; shown: its baseline labels (not run)")

@@ -67,6 +67,7 @@ class ImageRecord:
     state: ImageState = ImageState.NOT_RUN
     changed_fraction: float | None = None
     risk: float | None = None  # share changed against weak evidence (RefineResult.risk); the review queue sorts by it
+    baseline_kept: bool = False  # the refinement kept the baseline (RefineResult.baseline_kept: the precision check)
     objects: dict[str, dict] = field(default_factory=dict)  # object index -> decision/class/prompts
     pixel_edits: int = 0  # edited pixel count (the edits live in OUT/.uosam/edits)
     saved: bool = False
@@ -298,6 +299,7 @@ class Session:
         record.config = document.refiner.config.to_dict()
         record.changed_fraction = round(float((document.labels != document.result.baseline).mean()), 5)
         record.risk = round(float(document.result.risk), 6)
+        record.baseline_kept = bool(getattr(document.result, "baseline_kept", False))
         record.error = None
         edited_pixels = int((document.pixel_edits != NO_EDIT).sum())
         record.pixel_edits = edited_pixels

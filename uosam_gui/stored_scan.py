@@ -90,6 +90,7 @@ class StoredScan(QObject):
         record.state, record.error = ImageState.REFINED, None
         record.changed_fraction = summary.get("changed_fraction")
         record.risk = summary.get("risk")
+        record.baseline_kept = bool(summary.get("baseline_kept"))
         self._marked += 1
         self.reviewer.recordChanged.emit(key)  # the list's line; the ground truth scores the stored labels
 

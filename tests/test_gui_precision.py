@@ -1,0 +1,47 @@
+"""The app on an image that kept its baseline (the precision check, issue 9): the status bar and the file
+list say so, Edit > Use the refinement shows what SAM proposed, and undo (Ctrl+Z) returns to the kept
+baseline (real window offscreen, real MobileSAM, a real CamVid street scene)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from review_aids_helpers import REFINE_TIMEOUT_MS, key, make_window  # noqa: E402
+from test_precision import CAMVID, CAMVID_CONFIG, KEPT_STEM  # noqa: E402
+
+from uosam_core.image_io import read_labels  # noqa: E402
+
+
+def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_path, engine):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    shutil.copy(CAMVID / "image" / f"{KEPT_STEM}.png", images)
+    shutil.copy(CAMVID / "coarse8" / f"{KEPT_STEM}.png", labels)
+    baseline, _ = read_labels(labels / f"{KEPT_STEM}.png")
+    window = make_window(qtbot, tmp_path, engine, CAMVID_CONFIG)
+    assert window.open_dataset(images, labels, tmp_path / "out")
+    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    document = window.document
+    assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
+    status = window.review_keys.risk_label
+    assert status.text().startswith("baseline kept") and "Use the refinement" in status.toolTip()
+    qtbot.waitUntil(lambda: "baseline kept" in window.file_panel.items[KEPT_STEM].text(0))
+    action = window.review_keys.use_refinement
+    edit_menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and "Edit" in a.menu().title())
+    assert action in edit_menu.actions() and action.isEnabled()
+
+    action.trigger()  # what a click on the menu entry does
+    assert not document.result.baseline_kept and (document.labels != baseline).mean() > 0.005
+    assert status.text().startswith("risk") and not action.isEnabled()
+    assert all(obj.decision != "auto" for obj in document.objects)
+
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
+    assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
+    assert status.text().startswith("baseline kept") and action.isEnabled()

@@ -1,0 +1,124 @@
+"""The baseline-precision check (issue 9, docs/decisions/0021): an image whose refined class edges lie on
+image edges no stronger than its baseline's keeps its baseline, with the defaults; a user's change shows
+the refinement, and undo returns to the kept baseline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import SHARED, load_demo
+
+from uosam_core.config import PrecisionConfig, RefineConfig
+from uosam_core.image_io import read_image, read_labels
+from uosam_core.pipeline import Refiner
+from uosam_core.precision import check_precision, edge_pixels
+from uosam_core.result_store import ResultStore
+
+CAMVID = SHARED / "camvid-val"
+CAMVID_CONFIG = RefineConfig(ignore_ids=(11,))  # CamVid's void id
+KEPT_STEM = "0016E5_08027"  # coarse8: refining moves its edges onto weaker image edges (gain ~0.95)
+
+
+def step_image(width: int = 96, height: int = 64, edge: int = 48, seed: int = 0) -> np.ndarray:
+    """HxWx3 uint8: a dark left and a bright right half split at column ``edge``, with mild noise."""
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), 60, np.float32)
+    image[:, edge:] = 190
+    image += rng.normal(0, 4, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def split_labels(width: int = 96, height: int = 64, edge: int = 48) -> np.ndarray:
+    labels = np.zeros((height, width), np.int32)
+    labels[:, edge:] = 1
+    return labels
+
+
+def test_edge_pixels_mark_both_sides_of_every_class_edge():
+    labels = split_labels(8, 3, 4)
+    assert edge_pixels(labels)[0].tolist() == [False, False, False, True, True, False, False, False]
+    assert not edge_pixels(np.zeros((4, 4), np.int32)).any()
+
+
+def test_refined_edges_on_the_image_edge_pass_and_edges_moved_off_it_fail():
+    image, config = step_image(), PrecisionConfig()
+    on_edge, off_edge = split_labels(edge=48), split_labels(edge=42)
+    sharpened = check_precision(image, off_edge, on_edge, config)
+    assert sharpened.passed and sharpened.edge_gain > 2.0
+    blurred = check_precision(image, on_edge, off_edge, config)
+    assert not blurred.passed and blurred.edge_gain < 0.5
+    assert "baseline kept" in blurred.describe() and "refined" in sharpened.describe()
+    unchanged = check_precision(image, on_edge, on_edge.copy(), config)
+    assert unchanged.passed and unchanged.edge_gain == 1.0
+
+
+def test_added_detail_needs_the_higher_gain():
+    """A refinement that adds edges (here: a second class edge inside a flat half) must sharpen more."""
+    image = step_image()
+    baseline = split_labels()
+    refined = baseline.copy()
+    refined[:, 20:] = np.where(refined[:, 20:] == 0, 2, refined[:, 20:])  # a new edge at x=20, on no image edge
+    check = check_precision(image, baseline, refined, PrecisionConfig(min_edge_gain=0.1, min_detail_edge_gain=0.9))
+    assert check.contrast_ratio > 1.0 and check.required == 0.9 and not check.passed
+
+
+def test_a_24_megapixel_image_is_checked_on_a_bounded_copy():
+    """The check scales a large image down to 1024 px on its longer side: the verdict is the full-size one."""
+    image = np.ascontiguousarray(np.repeat(np.repeat(step_image(), 64, 0), 64, 1))  # 4096 x 6144
+    on_edge = np.repeat(np.repeat(split_labels(), 64, 0), 64, 1)
+    off_edge = np.repeat(np.repeat(split_labels(edge=42), 64, 0), 64, 1)
+    assert check_precision(image, off_edge, on_edge, PrecisionConfig()).passed
+    assert not check_precision(image, on_edge, off_edge, PrecisionConfig()).passed
+
+
+@pytest.fixture(scope="module")
+def camvid_kept(engine):
+    image = read_image(CAMVID / "image" / f"{KEPT_STEM}.png")
+    baseline, _ = read_labels(CAMVID / "coarse8" / f"{KEPT_STEM}.png")
+    refiner = Refiner(engine, CAMVID_CONFIG)
+    return image, baseline, refiner, refiner.refine(image, baseline)
+
+
+def test_near_exact_street_labels_keep_their_baseline_with_the_defaults(camvid_kept, engine):
+    image, baseline, refiner, result = camvid_kept
+    assert result.precision is not None and not result.precision.passed
+    assert result.precision.edge_gain < result.precision.required
+    assert result.baseline_kept and np.array_equal(result.labels, baseline)
+    assert result.changes == [] and result.risk == 0.0
+    assert result.objects and result.gro is not None  # what the refinement proposed stays to be seen
+    unchecked = Refiner(engine, replace(CAMVID_CONFIG, precision=PrecisionConfig(enabled=False))).refine(
+        image, baseline)
+    assert unchecked.precision is None and not unchecked.baseline_kept
+    assert (unchecked.labels != baseline).mean() > 0.005  # the refinement the check held back
+
+
+def test_a_users_decision_shows_the_refinement_and_auto_keeps_the_baseline_again(camvid_kept):
+    _, baseline, refiner, result = camvid_kept
+    obj = result.objects[0]
+    obj.decision = "accept" if obj.uses_refined else "reject"
+    try:
+        refiner.recompose(result)
+        assert not result.baseline_kept and (result.labels != baseline).any()
+        assert result.changes and result.risk > 0
+    finally:
+        obj.decision = "auto"
+        refiner.recompose(result)
+    assert result.baseline_kept and np.array_equal(result.labels, baseline)
+
+
+def test_the_verdict_is_stored_with_the_result(camvid_kept, tmp_path):
+    _, baseline, _, result = camvid_kept
+    store = ResultStore(tmp_path)
+    store.save("street", "key", result)
+    loaded = store.load("street", "key").result
+    assert loaded.baseline_kept and loaded.precision == result.precision
+    assert store.summary("street")["baseline_kept"] is True
+
+
+def test_real_uss_labels_pass_the_check(engine, demo_stems):
+    image, baseline, _ = load_demo(demo_stems[0])
+    result = Refiner(engine).refine(image, baseline)
+    assert result.precision.passed and not result.baseline_kept
+    assert result.changed_fraction > 0.005
