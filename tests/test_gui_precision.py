@@ -1,6 +1,7 @@
-"""The app on an image that kept its baseline (the precision check, issue 9): the status bar and the file
-list say so, Edit > Use the refinement shows what SAM proposed, and undo (Ctrl+Z) returns to the kept
-baseline (real window offscreen, real MobileSAM, a real CamVid street scene)."""
+"""The app on an image that kept its baseline (the baseline check, issue 9): the status bar and the file
+list say so, Edit > Use the refinement shows what SAM proposed, undo (Ctrl+Z) returns to the kept
+baseline, and on the kept image A uses the clicked object alone while R changes nothing (real window
+offscreen, real MobileSAM, a real CamVid street scene)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from review_aids_helpers import REFINE_TIMEOUT_MS, key, make_window  # noqa: E402
+from test_gui_review import select_by_click  # noqa: E402
 from test_precision import CAMVID, CAMVID_CONFIG, KEPT_STEM  # noqa: E402
 
 from uosam_core.image_io import read_labels  # noqa: E402
@@ -32,7 +34,8 @@ def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_p
     assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
     status = window.review_keys.risk_label
     assert status.text().startswith("baseline kept") and "Use the refinement" in status.toolTip()
-    qtbot.waitUntil(lambda: "baseline kept" in window.file_panel.items[KEPT_STEM].text(0))
+    qtbot.waitUntil(lambda: window.file_panel.items[KEPT_STEM].text(0).startswith(f"{KEPT_STEM}  [refined]  "
+                                                                                   "baseline kept"))
     action = window.review_keys.use_refinement
     edit_menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and "Edit" in a.menu().title())
     assert action in edit_menu.actions() and action.isEnabled()
@@ -40,8 +43,21 @@ def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_p
     action.trigger()  # what a click on the menu entry does
     assert not document.result.baseline_kept and (document.labels != baseline).mean() > 0.005
     assert status.text().startswith("risk") and not action.isEnabled()
-    assert all(obj.decision != "auto" for obj in document.objects)
+    assert any(obj.uses_refined for obj in document.objects)
 
     key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
     assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
     assert status.text().startswith("baseline kept") and action.isEnabled()
+
+    # user trial: on the kept image, R on an object changed the image more than A did (its pixels went to
+    # another object's refined mask); A applied the whole refinement
+    index = next(obj.index for obj in document.objects if obj.accepted and obj.area > 2000)
+    select_by_click(qtbot, window, index)
+    key(window, Qt.Key.Key_R)
+    assert document.objects[index].decision == "reject" and np.array_equal(document.labels, baseline)
+    key(window, Qt.Key.Key_A)
+    obj, changed = document.objects[index], document.labels != baseline
+    assert obj.uses_refined and changed.any() and not (changed & ~obj.step2_mask & ~obj.baseline_mask).any()
+    assert status.text().startswith("baseline kept (edges") and "risk" in status.text()
+    assert "kept baseline: the image kept its baseline" in window.object_panel.verdicts[
+        next(o.index for o in document.objects if o.index != index and o.accepted)].text

@@ -87,25 +87,45 @@ def test_near_exact_street_labels_keep_their_baseline_with_the_defaults(camvid_k
     assert result.precision.edge_gain < result.precision.required
     assert result.baseline_kept and np.array_equal(result.labels, baseline)
     assert result.changes == [] and result.risk == 0.0
-    assert result.objects and result.gro is not None  # what the refinement proposed stays to be seen
+    assert result.objects and not any(obj.uses_refined for obj in result.objects)
+    assert any(obj.accepted for obj in result.objects)  # the LRO verdicts stay, held back by the check
+    assert result.gro is not None and not result.gro.mask_painted.any()
     unchecked = Refiner(engine, replace(CAMVID_CONFIG, precision=PrecisionConfig(enabled=False))).refine(
         image, baseline)
-    assert unchecked.precision is None and not unchecked.baseline_kept
+    assert not unchecked.baseline_kept and unchecked.precision == result.precision  # measured, not applied
     assert (unchecked.labels != baseline).mean() > 0.005  # the refinement the check held back
 
-
-def test_a_users_decision_shows_the_refinement_and_auto_keeps_the_baseline_again(camvid_kept):
-    _, baseline, refiner, result = camvid_kept
-    obj = result.objects[0]
-    obj.decision = "accept" if obj.uses_refined else "reject"
+    # a user's choice of the refinement composes exactly what the check held back; undoing it keeps the baseline
+    result.refine_anyway = True
     try:
         refiner.recompose(result)
-        assert not result.baseline_kept and (result.labels != baseline).any()
+        assert not result.baseline_kept and np.array_equal(result.labels, unchecked.labels)
         assert result.changes and result.risk > 0
+    finally:
+        result.refine_anyway = False
+        refiner.recompose(result)
+    assert result.baseline_kept and np.array_equal(result.labels, baseline)
+
+
+def test_on_a_kept_image_accept_uses_that_object_alone_and_reject_changes_nothing(camvid_kept):
+    """User trial: accepting the fence applied the whole refinement, and rejecting it (keep its baseline)
+    changed the image more than accepting: the fence went to the tree object."""
+    _, baseline, refiner, result = camvid_kept
+    obj = next(o for o in result.objects if o.accepted)
+    try:
+        obj.decision = "reject"
+        refiner.recompose(result)
+        assert result.baseline_kept and np.array_equal(result.labels, baseline)
+        obj.decision = "accept"
+        refiner.recompose(result)
+        changed = result.labels != baseline
+        assert result.baseline_kept and changed.any() and obj.uses_refined
+        assert not (changed & ~obj.step2_mask & ~obj.baseline_mask).any()  # that object's pixels only
+        assert {(change.source.value, change.index) for change in result.changes} == {("lro", obj.index)}
     finally:
         obj.decision = "auto"
         refiner.recompose(result)
-    assert result.baseline_kept and np.array_equal(result.labels, baseline)
+    assert np.array_equal(result.labels, baseline)
 
 
 def test_the_verdict_is_stored_with_the_result(camvid_kept, tmp_path):

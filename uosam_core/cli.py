@@ -125,11 +125,13 @@ def _cmd_refine(args: argparse.Namespace) -> int:
         return EXIT_SKIPPED
     busy = f", busy {len(summary.busy)} (another live process is refining them)" if summary.busy else ""
     again = len({item["key"] for item in summary.redone} & {record["key"] for record in summary.written})
-    redone = f" ({again} of them again)" if again else ""
     kept = sum(bool(record.get("stats", {}).get("baseline_kept")) for record in summary.written)
-    kept_text = (f" ({kept} kept their baseline: refining would not sharpen their edges; --no-baseline-check "
-                 "refines them)") if kept else ""
-    print(f"refined {counts['written']}{redone}{kept_text}, already done {counts['resumed']}, "
+    notes = [f"{again} of them again"] if again else []
+    if kept:
+        notes.append(f"{kept} of them kept the baseline: refining would not sharpen the edges; --no-baseline-check "
+                     "refines them too")
+    noted = f" ({'; '.join(notes)})" if notes else ""
+    print(f"refined {counts['written']}{noted}, already done {counts['resumed']}, "
           f"skipped {counts['skipped']}{busy} in {summary.seconds:.1f} s -> {args.out}")
     return EXIT_SKIPPED if summary.skipped else 0
 

@@ -41,17 +41,6 @@ def _no_progress(stage: str, fraction: float) -> None:
     return None
 
 
-def keep_baseline_if_imprecise(result: RefineResult) -> None:
-    """Give ``result`` its baseline as final labels (no changes, risk 0) when its precision check
-    failed and no object was decided or re-prompted by a user (docs/decisions/0021)."""
-    check = result.precision
-    untouched = all(obj.decision == "auto" and not obj.edited for obj in result.objects)
-    if check is None or check.passed or not untouched:
-        return
-    result.labels = result.baseline.copy()
-    result.changes, result.risk, result.baseline_kept = [], 0.0, True
-
-
 class Refiner:
     """Refines label maps with one loaded engine and one configuration."""
 
@@ -95,28 +84,36 @@ class Refiner:
         result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
                               labels=lro_labels, timings=timings)
         result = self.recompose(result)
-        if config.precision.enabled:
-            start = time.perf_counter()
-            result.precision = check_precision(image, result.baseline, result.labels, config.precision)
-            keep_baseline_if_imprecise(result)
-            timings["check"] = time.perf_counter() - start
+        start = time.perf_counter()
+        result.precision = check_precision(image, result.baseline, result.labels, config.precision)
+        if config.precision.enabled and not result.precision.passed:
+            result = self.recompose(result)  # held back: the baseline
+        timings["check"] = time.perf_counter() - start
         progress("done", _STAGE_START["done"])
         return result
 
-    def recompose(self, result: RefineResult, *, precision_check: bool = True) -> RefineResult:
+    def recompose(self, result: RefineResult) -> RefineResult:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
         re-voting the existing GRO masks (no decoding), and the change records and risk. Returns the
         same result, updated; the GRO's vote maps are painted again only when read.
 
-        An image whose refinement failed the baseline-precision check keeps its baseline while every
-        object is as the refinement left it; ``precision_check=False`` (the app, after a user's change
-        the objects do not show, such as a class) composes the refinement regardless."""
+        An image whose refinement failed the baseline check (``result.precision``, with the check
+        enabled) is held back unless ``result.refine_anyway``: its objects use their refined masks only
+        where a user accepted them, and the GRO masks do not vote (``result.baseline_kept``).
+        """
         config = self.config
+        check = result.precision
+        held = (config.precision.enabled and check is not None and not check.passed and not result.refine_anyway)
+        for obj in result.objects:
+            obj.held_by_check = held
         lro_source = np.full(result.baseline.shape, -1, np.int32)
         result.lro_labels = compose_lro(result.baseline, result.objects, config.lro, source=lro_source)
         labels = result.lro_labels
         gro_source = gro_evidence = None
-        if result.gro is not None and len(result.gro.masks):
+        if held and result.gro is not None:
+            result.gro = replace(result.gro, mask_painted=np.zeros(len(result.gro.masks), bool), vote_class=None,
+                                 vote_share=None)
+        elif result.gro is not None and len(result.gro.masks):
             gro_source = np.full(result.baseline.shape, -1, np.int32)
             votes = vote(result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids, source=gro_source,
                          class_maps=class_maps(result.objects), **vote_options(config.gro, result.baseline.size))
@@ -131,9 +128,7 @@ class Refiner:
         lro_evidence = np.array([obj.iou_with_baseline for obj in result.objects], np.float32)
         result.changes = summarize(result.baseline, labels, lro_source, gro_source, lro_evidence, gro_evidence)
         result.risk = risk(result.changes, result.baseline.size)
-        result.baseline_kept = False
-        if precision_check:
-            keep_baseline_if_imprecise(result)
+        result.baseline_kept = held
         return result
 
     def redecode(self, result: RefineResult, image: np.ndarray, object_index: int, prompts: ObjectPrompts

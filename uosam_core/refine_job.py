@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,7 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         "changed_fraction": round(float(result.changed_fraction), 5),
         "risk": round(float(result.risk), 6),
         "baseline_kept": bool(result.baseline_kept),
-        "edge_gain": None if result.precision is None else result.precision.edge_gain,
+        "baseline_check": None if result.precision is None else asdict(result.precision),
         "objects": len(result.objects),
         "accepted": sum(bool(obj.uses_refined) for obj in result.objects),
         "gro_masks": 0 if result.gro is None else len(result.gro.masks),

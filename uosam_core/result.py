@@ -58,6 +58,7 @@ class ObjectResult:
     accepted: bool  # the automatic verdict (IoU and LCM contrast over their thresholds)
     decision: str = "auto"  # "auto", "accept", "reject" (a user's override)
     edited: bool = False
+    held_by_check: bool = False  # the image's baseline check holds the automatic verdict back (set by recompose)
     # 1x256x256 float32 low-res logits of the best step-1 mask, as decoded (the input of the cascade);
     # not kept in stored results (7/8 of a file's size, never read again): None after a reopen
     step1_logits: torch.Tensor | None = None
@@ -90,7 +91,7 @@ class ObjectResult:
     @property
     def uses_refined(self) -> bool:
         """Whether composition paints the refined mask (else the baseline object)."""
-        return self.decision == "accept" or (self.decision == "auto" and self.accepted)
+        return self.decision == "accept" or (self.decision == "auto" and self.accepted and not self.held_by_check)
 
 
 class _VoteMap:
@@ -162,8 +163,9 @@ class RefineResult:
     timings: dict[str, float] = field(default_factory=dict)
     changes: list[RegionChange] = field(default_factory=list)  # why each changed region changed, largest first
     risk: float = 0.0  # share of the image changed against weak evidence (changes.risk), in [0, 1]
-    precision: PrecisionCheck | None = None  # the baseline-precision check of the automatic refinement
-    baseline_kept: bool = False  # final labels are the baseline: the check failed, no object was touched
+    precision: PrecisionCheck | None = None  # the baseline check of the automatic refinement
+    refine_anyway: bool = False  # a user chose the refinement over a failed check
+    baseline_kept: bool = False  # the check holds the refinement back: only objects a user accepted are used, no GRO
 
     @property
     def changed_fraction(self) -> float:

@@ -6,10 +6,12 @@ its threshold in :class:`~uosam_core.config.LroConfig`. :func:`explain` names wh
 with the numbers, and says when the user overrode it. Qt-free; the app only shows ``Verdict.text``.
 
 >>> from types import SimpleNamespace
->>> obj = SimpleNamespace(iou_with_baseline=0.82, lcm_contrast=0.31, accepted=True, decision="auto")
+>>> obj = SimpleNamespace(iou_with_baseline=0.82, lcm_contrast=0.31, accepted=True, decision="auto",
+...                       held_by_check=False)
 >>> explain(obj, LroConfig()).text
 'accepted: IoU 0.82 >= 0.40, LCM contrast 0.31 >= 0.15'
->>> obj = SimpleNamespace(iou_with_baseline=0.77, lcm_contrast=0.10, accepted=False, decision="auto")
+>>> obj = SimpleNamespace(iou_with_baseline=0.77, lcm_contrast=0.10, accepted=False, decision="auto",
+...                       held_by_check=False)
 >>> explain(obj, LroConfig()).text
 'kept baseline: LCM contrast 0.10 < 0.15'
 """
@@ -31,6 +33,7 @@ class VerdictCode(Enum):
     LOW_CONTRAST = "low LCM contrast"  # the object's features are not distinct from the rest: baseline kept
     LOW_IOU_AND_CONTRAST = "low IoU and LCM contrast"
     REJECTED_OTHER = "rejected"  # kept baseline by a check this module does not know (both checks pass)
+    HELD = "image kept its baseline"  # both checks passed, but the image's baseline check held it back
     USER_ACCEPTED = "accepted by you"
     USER_REJECTED = "rejected by you"
 
@@ -42,6 +45,7 @@ class Judged(Protocol):
     lcm_contrast: float
     accepted: bool
     decision: str
+    held_by_check: bool
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,13 @@ def _automatic(obj: Judged, config: LroConfig) -> tuple[VerdictCode, str]:
     iou, contrast = checks(obj, config)
     failed = [check for check in (iou, contrast) if not check.passed]
     if obj.accepted:
-        text = "accepted: " + ", ".join(check.describe() for check in (iou, contrast))
+        text = ", ".join(check.describe() for check in (iou, contrast))
         if failed:  # judged under other thresholds than these
             text += " (judged with other thresholds; refine again to apply these)"
-        return VerdictCode.ACCEPTED, text
+        if getattr(obj, "held_by_check", False):
+            return VerdictCode.HELD, ("kept baseline: the image kept its baseline (refining would not sharpen its "
+                                      f"edges; Edit > Use the refinement); the object passed {text}")
+        return VerdictCode.ACCEPTED, "accepted: " + text
     if not failed:
         return VerdictCode.REJECTED_OTHER, ("kept baseline: rejected by the LRO although "
                                             + ", ".join(check.describe() for check in (iou, contrast)))

@@ -48,7 +48,16 @@ class PixelChange:
     after: np.ndarray
 
 
-Change = ObjectsChange | PixelChange
+@dataclass(frozen=True)
+class RefinementChoice:
+    """An undoable choice between a failed baseline check's kept baseline and the refinement."""
+
+    description: str
+    before: bool  # RefineResult.refine_anyway before
+    after: bool
+
+
+Change = ObjectsChange | PixelChange | RefinementChoice
 
 
 def take_composition(result: RefineResult, composed: RefineResult) -> None:
@@ -97,8 +106,9 @@ class ImageDocument:
 
     @property
     def is_edited(self) -> bool:
-        """Whether the user changed anything (decision, class, prompts or pixels)."""
-        return bool((self.pixel_edits != NO_EDIT).any()) or any(
+        """Whether the user changed anything (decision, class, prompts, pixels, the refinement over a kept
+        baseline)."""
+        return bool((self.pixel_edits != NO_EDIT).any()) or self.result.refine_anyway or any(
             _changed(obj, original) for obj, original in zip(self.objects, self.original_classes))
 
     def recompose(self) -> None:
@@ -111,14 +121,13 @@ class ImageDocument:
         result = self.result
         relabelled = [obj for obj, original in zip(result.objects, self.original_classes)
                       if not obj.uses_refined and obj.class_id != original]
-        touched = any(_changed(obj, original) for obj, original in zip(result.objects, self.original_classes))
         if not relabelled:
-            self.refiner.recompose(result, precision_check=not touched)
+            self.refiner.recompose(result)
             return
         effective = result.baseline.copy()
         for obj in relabelled:
             obj.baseline.paint(effective, obj.class_id)  # inside the object's box only
-        take_composition(result, self.refiner.recompose(replace(result, baseline=effective), precision_check=False))
+        take_composition(result, self.refiner.recompose(replace(result, baseline=effective)))
 
     # ------------------------------------------------------------------ object changes
     def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:
@@ -134,17 +143,14 @@ class ImageDocument:
         if self.objects[index].decision != decision:
             self._change_objects(f"{decision} object {index}", index, replace(self.objects[index], decision=decision))
 
-    def use_refinement(self) -> bool:
-        """On an image that kept its baseline (the precision check), show the refinement instead: every
-        object still on its automatic verdict gets that verdict as the user's decision (undoable; the
-        composition is the automatic one). Returns whether anything changed."""
-        if not self.result.baseline_kept:
+    def use_refinement(self, use: bool = True) -> bool:
+        """On an image whose baseline check failed, compose the automatic refinement after all (or, with
+        ``use=False``, hold it back again); undoable. Returns whether anything changed."""
+        check = self.result.precision
+        if check is None or check.passed or self.result.refine_anyway == use:
             return False
-        after = tuple(replace(obj, decision="accept" if obj.uses_refined else "reject")
-                      if obj.decision == "auto" else obj for obj in self.objects)
-        if not after:
-            return False
-        self._apply(ObjectsChange("use the refinement (the baseline was kept)", tuple(self.objects), after))
+        self._apply(RefinementChoice("use the refinement (the baseline was kept)" if use else
+                                     "keep the baseline (the baseline check)", not use, use))
         return True
 
     def set_class(self, index: int, class_id: int) -> None:
@@ -198,6 +204,9 @@ class ImageDocument:
     def _set(self, change: Change, *, forward: bool) -> None:
         if isinstance(change, ObjectsChange):
             self.result.objects = list(change.after if forward else change.before)
+            self.recompose()
+        elif isinstance(change, RefinementChoice):
+            self.result.refine_anyway = change.after if forward else change.before
             self.recompose()
         else:
             self.pixel_edits[change.rows, change.cols] = change.after if forward else change.before

@@ -41,7 +41,7 @@ def _object_log(document: ImageDocument) -> list[dict]:
     return [{
         "index": obj.index, "baseline_class": original, "class_id": obj.class_id, "area": obj.area,
         "iou_with_baseline": round(obj.iou_with_baseline, 4), "score": round(obj.step2_score, 4),
-        "auto_verdict": "accept" if obj.accepted else "reject", "decision": obj.decision,
+        "auto_verdict": "accept" if obj.accepted and not obj.held_by_check else "reject", "decision": obj.decision,
         "used": "refined" if obj.uses_refined else "baseline",
         "edited_prompts": prompts_to_dict(obj.prompts) if obj.edited else None,
     } for obj, original in zip(document.objects, document.original_classes)]
@@ -53,7 +53,7 @@ def _source(record: ImageRecord, document: ImageDocument | None, unreviewed: str
     if document is not None:
         edited = document.is_edited
     else:
-        edited = record.state == ImageState.EDITED and bool(record.objects or record.pixel_edits)
+        edited = record.state == ImageState.EDITED and record.has_user_changes
     if edited:
         return LabelSource.EDITED
     if record.state == ImageState.REVIEWED or (record.saved and record.state == ImageState.EDITED):

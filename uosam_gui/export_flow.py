@@ -142,7 +142,7 @@ class ExportFlow(QObject):
             return
         for entry in log["entries"]:
             record = session.records.get(entry["key"])
-            if entry["source"] != LabelSource.REFINED or record is None or record.objects or record.pixel_edits:
+            if entry["source"] != LabelSource.REFINED or record is None or record.has_user_changes:
                 continue
             record.changed_fraction, record.risk = entry["changed_fraction"], entry.get("risk")
             record.baseline_kept = bool(entry.get("baseline_kept"))

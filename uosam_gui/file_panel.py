@@ -141,10 +141,10 @@ class FilePanel(QWidget):
     def _describe(self, key: str) -> None:
         item, record = self.items[key], self.records[key]
         changed = "" if record.changed_fraction is None else f"  {100 * record.changed_fraction:.1f}% changed"
+        if record.baseline_kept and record.changed_fraction is not None:  # first: a narrow list still shows it
+            changed = "  baseline kept" + (changed.replace("  ", ", ", 1) if record.changed_fraction else "")
         if record.risk:
             changed += f", {risk_text(record.risk)}"
-        if record.baseline_kept and record.changed_fraction is not None:
-            changed += ", baseline kept"
         note = f"  ({self.notes[key]})" if key in self.notes else ""
         item.setText(0, f"{key}  [{record.state}]{changed}{note}")
         item.setForeground(0, QColor(STATE_COLORS.get(record.state, "#ffffff")))

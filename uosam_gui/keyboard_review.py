@@ -243,16 +243,17 @@ class KeyboardReview(QObject):
         result = document.result if document is not None else None
         risk = getattr(result, "risk", None)
         check = getattr(result, "precision", None)
-        if getattr(result, "baseline_kept", False) and check is not None:
-            self.risk_label.setText(f"baseline kept (edges {check.edge_gain:.2f}x)")
-            self.risk_label.setToolTip(f"{check.describe()}\nthe refinement would not put the class edges on "
-                                       "stronger image edges; Edit > Use the refinement shows it anyway")
-            return
-        self.risk_label.setText("" if risk is None else risk_text(risk))
-        lines = ["share of the image changed against weak evidence (higher: review first)"]
-        if check is not None:
-            lines.append(check.describe())
+        kept = bool(getattr(result, "baseline_kept", False)) and check is not None
         changes = list(getattr(result, "changes", None) or [])
+        text = "" if risk is None else risk_text(risk)
+        lines = ["share of the image changed against weak evidence (higher: review first)"]
+        if kept:
+            text = f"baseline kept (edges {check.edge_gain:.2f}x)" + (f", {text}" if changes else "")
+            lines = [check.describe(), "refining would not put the class edges on stronger image edges: only "
+                     "objects you accept are used; Edit > Use the refinement shows all of it"]
+        elif check is not None:
+            lines.append(check.describe())
+        self.risk_label.setText(text)
         if changes:
             lines.append("largest changes:")
             lines += [change.describe() for change in changes[:RISK_TOOLTIP_CHANGES]]

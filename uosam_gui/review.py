@@ -197,7 +197,8 @@ class Reviewer(QObject):
         timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in document.result.timings.items())
         accepted = sum(obj.uses_refined for obj in document.objects)
         past = "; ".join(getattr(document, "store_notices", []))  # e.g. a stale stored result, refined again
-        self.notifier.notify(f"{document.key}: {len(document.objects)} objects, {accepted} refined"
+        kept = " - baseline kept: refining would not sharpen its edges" if document.result.baseline_kept else ""
+        self.notifier.notify(f"{document.key}: {len(document.objects)} objects, {accepted} refined{kept}"
                              + (f" ({timings})" if timings else "") + (f" - {past}" if past else ""))
         for notice in getattr(document, "notices", []):
             self.notifier.notify(notice, Level.WARNING, topic=image_topic(document.key))

@@ -67,7 +67,8 @@ class ImageRecord:
     state: ImageState = ImageState.NOT_RUN
     changed_fraction: float | None = None
     risk: float | None = None  # share changed against weak evidence (RefineResult.risk); the review queue sorts by it
-    baseline_kept: bool = False  # the refinement kept the baseline (RefineResult.baseline_kept: the precision check)
+    baseline_kept: bool = False  # the refinement kept the baseline (RefineResult.baseline_kept: the baseline check)
+    refine_anyway: bool = False  # the user chose the refinement over the baseline check's kept baseline
     objects: dict[str, dict] = field(default_factory=dict)  # object index -> decision/class/prompts
     pixel_edits: int = 0  # edited pixel count (the edits live in OUT/.uosam/edits)
     saved: bool = False
@@ -79,6 +80,11 @@ class ImageRecord:
     def __post_init__(self) -> None:
         # a session file stores the text; one this version does not know is run again
         self.state = ImageState(self.state) if self.state in STATES else ImageState.NOT_RUN
+
+    @property
+    def has_user_changes(self) -> bool:
+        """Whether decisions, pixel edits or a chosen refinement are recorded for the image."""
+        return bool(self.objects or self.pixel_edits or self.refine_anyway)
 
 
 class Session:
@@ -136,7 +142,7 @@ class Session:
                 old = previous.records[pair.key]
                 record = replace(old, image=record.image, label=record.label)
                 if record.state == ImageState.ERROR:  # the files may have been fixed since: try again
-                    touched = record.objects or record.pixel_edits
+                    touched = record.has_user_changes
                     record.state, record.error = (ImageState.EDITED if touched else ImageState.NOT_RUN), None
             records[pair.key] = record
         current = previous.current if previous and previous.current in records else None
@@ -242,7 +248,7 @@ class Session:
     def _reviewed_config(record: ImageRecord, refiner: Refiner) -> RefineConfig | None:
         """The config an image was reviewed with, when it has decisions or edits and it differs from the
         refiner's (None: open it with the refiner's own). A record that holds no readable config is None."""
-        if record.config is None or not (record.objects or record.pixel_edits):
+        if record.config is None or not record.has_user_changes:
             return None
         try:
             config = RefineConfig.from_dict(record.config)
@@ -267,6 +273,7 @@ class Session:
             objects[index] = replace(obj, decision=entry.get("decision", "auto"),
                                      class_id=int(entry.get("class_id", obj.class_id)))
         document.result.objects = objects
+        document.result.refine_anyway = record.refine_anyway
         document.recompose()
         edits = self.edits_path(document.key)
         if not (record.pixel_edits and edits.is_file()):
@@ -300,6 +307,7 @@ class Session:
         record.changed_fraction = round(float((document.labels != document.result.baseline).mean()), 5)
         record.risk = round(float(document.result.risk), 6)
         record.baseline_kept = bool(getattr(document.result, "baseline_kept", False))
+        record.refine_anyway = bool(getattr(document.result, "refine_anyway", False))
         record.error = None
         edited_pixels = int((document.pixel_edits != NO_EDIT).sum())
         record.pixel_edits = edited_pixels
