@@ -142,3 +142,30 @@ def test_real_uss_labels_pass_the_check(engine, demo_stems):
     result = Refiner(engine).refine(image, baseline)
     assert result.precision.passed and not result.baseline_kept
     assert result.changed_fraction > 0.005
+
+
+def test_the_choice_of_the_refinement_over_a_kept_baseline_survives_a_reopened_session(engine, tmp_path):
+    pytest.importorskip("PySide6")
+    from uosam_gui.session import Session
+
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    for folder, source in ((images, "image"), (labels, "coarse8")):
+        (folder / f"{KEPT_STEM}.png").write_bytes((CAMVID / source / f"{KEPT_STEM}.png").read_bytes())
+    refiner = Refiner(engine, CAMVID_CONFIG)
+    session = Session.open(images, labels, tmp_path / "out")
+    document = session.open_document(KEPT_STEM, refiner)
+    baseline = document.result.baseline.copy()
+    assert document.result.baseline_kept and not document.is_edited
+    assert document.use_refinement() and document.is_edited
+    refined = document.labels.copy()
+    assert (refined != baseline).any()
+    assert session.record_document(document).state == "edited"
+    session.save()
+
+    reopened = Session.open(images, labels, tmp_path / "out")
+    again = reopened.open_document(KEPT_STEM, refiner)  # the stored result, the recorded choice on top
+    assert again.result.refine_anyway and not again.result.baseline_kept
+    assert np.array_equal(again.labels, refined)
+    assert again.undo() is None  # a reopened image starts a fresh history; the choice is the state
