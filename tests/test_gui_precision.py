@@ -42,12 +42,21 @@ def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_p
 
     action.trigger()  # what a click on the menu entry does
     assert not document.result.baseline_kept and (document.labels != baseline).mean() > 0.005
-    assert status.text().startswith("risk") and not action.isEnabled()
+    assert status.text().startswith("risk") and "refinement chosen over the kept baseline" in status.text()
+    assert action.isEnabled() and action.isChecked()  # the same entry takes the choice back (also after a reopen)
     assert any(obj.uses_refined for obj in document.objects)
+    action.trigger()
+    assert document.result.baseline_kept and np.array_equal(document.labels, baseline) and not action.isChecked()
+    action.trigger()
+    assert not document.result.baseline_kept and action.isChecked()
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo: the choice taken back
+    assert document.result.baseline_kept and not action.isChecked()
+    key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo
+    assert not document.result.baseline_kept and action.isChecked()
 
-    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
+    action.trigger()  # back to the kept baseline
     assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
-    assert status.text().startswith("baseline kept") and action.isEnabled()
+    assert status.text().startswith("baseline kept") and action.isEnabled() and not action.isChecked()
 
     # user trial: on the kept image, R on an object changed the image more than A did (its pixels went to
     # another object's refined mask); A applied the whole refinement

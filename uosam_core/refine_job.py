@@ -106,7 +106,8 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         "changed_fraction": round(float(result.changed_fraction), 5),
         "risk": round(float(result.risk), 6),
         "baseline_kept": bool(result.baseline_kept),
-        "baseline_check": None if result.precision is None else asdict(result.precision),
+        "baseline_check": None if result.precision is None else (
+            asdict(result.precision) | {"applied": bool(refiner.config.precision.enabled)}),
         "objects": len(result.objects),
         "accepted": sum(bool(obj.uses_refined) for obj in result.objects),
         "gro_masks": 0 if result.gro is None else len(result.gro.masks),

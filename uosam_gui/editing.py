@@ -38,13 +38,14 @@ class Editor(QObject):
         document.set_decision(index, decision)
         self.reviewer.document_changed()
 
-    def use_refinement(self) -> None:
-        """Show the refinement on an image that kept its baseline (the precision check); undoable."""
+    def use_refinement(self, use: bool = True) -> None:
+        """Show the refinement on an image whose baseline check kept the baseline (``use=False``: keep
+        the baseline again); undoable."""
         document = self.state.document
-        if document is not None and document.use_refinement():
+        if document is not None and document.use_refinement(bool(use)):
             self.reviewer.document_changed()
-            self.notifier.notify("the refinement is shown instead of the kept baseline (undo returns to it)",
-                                 Level.INFO)
+            self.notifier.notify("the refinement is shown instead of the kept baseline (undo returns to it)" if use
+                                 else "the baseline the check kept is shown again", Level.INFO)
 
     def change_class(self, index: int, class_id: int) -> None:
         """Give an object another class (undoable)."""

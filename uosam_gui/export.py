@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 
@@ -113,7 +114,10 @@ def export_folder(session: Session, refiner: Refiner, target: Path, *, unreviewe
             entry = {"key": key, "source": source, "objects": _object_log(document),
                      "pixel_edits": int((document.pixel_edits != NO_EDIT).sum()),
                      "changed_fraction": round(changed, 5), "risk": round(float(document.result.risk), 6),
-                     "baseline_kept": bool(document.result.baseline_kept)}
+                     "baseline_kept": bool(document.result.baseline_kept),
+                     "refinement_chosen_over_kept_baseline": bool(document.result.refine_anyway),
+                     "baseline_check": None if document.result.precision is None else
+                     asdict(document.result.precision)}
             other = settings_changes(refiner.config.to_dict(), document.refiner.config.to_dict())
             if other:  # reviewed with earlier settings (kept so): the log says which differ from "config"
                 entry["settings_differ"] = other

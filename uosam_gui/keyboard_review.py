@@ -87,8 +87,8 @@ class KeyboardReview(QObject):
                                      edit_menu)
         self.reject_next = self._add("Reject and next", lambda: self.decide_and_next("reject"), "Shift+R",
                                      edit_menu)
-        self.use_refinement = self._add("Use the refinement (baseline kept)", self.editor.use_refinement, None,
-                                        edit_menu)
+        self.use_refinement = self._add("Use the refinement (the baseline check kept the baseline)",
+                                        self.editor.use_refinement, None, edit_menu, checkable=True)
         self.zoom = self._add("Zoom to the selected object", self.set_zoom, "Z", view_menu, checkable=True)
         self._heatmap_before_split: Heatmap | None = None  # the heatmap the split view turned off
         self.split_action = self._add("Split view: baseline | final", self.set_split, "S", view_menu,
@@ -125,8 +125,17 @@ class KeyboardReview(QObject):
             action.setEnabled(has_session)
         for action in (self.accept_next, self.reject_next):
             action.setEnabled(self.state.selected_object is not None)
-        document = self.state.document
-        self.use_refinement.setEnabled(bool(getattr(getattr(document, "result", None), "baseline_kept", False)))
+        result = getattr(self.state.document, "result", None)
+        check = getattr(result, "precision", None)
+        self.use_refinement.setEnabled(check is not None and not check.passed and bool(self.refiner_checks()))
+        self.use_refinement.blockSignals(True)  # showing the state is not choosing it
+        self.use_refinement.setChecked(bool(getattr(result, "refine_anyway", False)))
+        self.use_refinement.blockSignals(False)
+
+    def refiner_checks(self) -> bool:
+        """Whether the shown document was refined with the baseline check on."""
+        refiner = getattr(self.state.document, "refiner", None)
+        return refiner is not None and refiner.config.precision.enabled
 
     def lro_config(self) -> LroConfig:
         """The thresholds the shown document's objects were judged with."""
@@ -253,6 +262,10 @@ class KeyboardReview(QObject):
                      "objects you accept are used; Edit > Use the refinement shows all of it"]
         elif check is not None:
             lines.append(check.describe())
+            if getattr(result, "refine_anyway", False):
+                text += ", refinement chosen over the kept baseline"
+                lines.append("you chose the refinement over the baseline the check kept (Edit > Use the "
+                             "refinement again, or Ctrl+Z, returns to it)")
         self.risk_label.setText(text)
         if changes:
             lines.append("largest changes:")
