@@ -77,3 +77,26 @@ def test_change_records_keep_large_ids_and_fill_changes_and_group_like_the_tuple
         (ChangeSource.LRO, 2, 7, 65_535, 20, (10, 20, 12, 30)),
         (ChangeSource.FILL, -1, 65_000, 3, 20, (0, 0, 4, 5))]
     assert records[0].evidence == 0.9 and records[1].evidence == 0.0
+
+
+def test_a_small_object_on_strong_image_edges_is_kept_though_its_lcm_looks_like_the_winner():
+    """CAUSE's ball in a person's SAM mask: the LCM (16-px grid) cannot tell the ball from the person, its
+    outline is an exceptionally strong image edge (docs/decisions/0021)."""
+    from uosam_core.lcm import GridMap
+    from uosam_core.precision import EdgeMap
+
+    labels, mask = _scene()
+    flat_lcm = {1: GridMap(np.full((4, 4), 0.5, np.float32), 16, (64, 64), (60, 60))}  # sidewalk = road
+    texture = np.random.default_rng(0).normal(0, 10, (60, 60, 3))  # a textured scene: edges are relative to it
+    image = np.clip(120 + texture, 0, 255).astype(np.uint8)
+    image[10:25, 10:30] = np.clip((250, 250, 40) + texture[10:25, 10:30], 0, 255)  # drawn with a strong outline
+    options = {"ignore_ids": (255,), "keep_whole_share": 0.7, "keep_min_area": 100, "keep_feature_margin": 0.05,
+               "class_maps": flat_lcm}
+    looks_alike = vote(labels, mask[None], **options)
+    assert (looks_alike.labels[10:25, 10:30] == 1).all(), "the LCM test alone repaints it"
+    outlined = vote(labels, mask[None], **options, keep_edge_strength=6.0, edge_map=EdgeMap.of(image))
+    assert (outlined.labels[10:25, 10:30] == 2).all(), "its outline is a strong image edge: kept"
+    faint = image.copy()
+    faint[10:25, 10:30] = np.clip(126 + texture[10:25, 10:30], 0, 255)
+    weak = vote(labels, mask[None], **options, keep_edge_strength=6.0, edge_map=EdgeMap.of(faint))
+    assert (weak.labels[10:25, 10:30] == 1).all(), "a faint outline is no evidence"

@@ -13,7 +13,7 @@ from conftest import SHARED, load_demo
 from uosam_core.config import PrecisionConfig, RefineConfig
 from uosam_core.image_io import read_image, read_labels
 from uosam_core.pipeline import Refiner
-from uosam_core.precision import check_precision, edge_pixels
+from uosam_core.precision import EdgeMap, check_precision, edge_pixels
 from uosam_core.result_store import ResultStore
 
 CAMVID = SHARED / "camvid-val"
@@ -45,12 +45,12 @@ def test_edge_pixels_mark_both_sides_of_every_class_edge():
 def test_refined_edges_on_the_image_edge_pass_and_edges_moved_off_it_fail():
     image, config = step_image(), PrecisionConfig()
     on_edge, off_edge = split_labels(edge=48), split_labels(edge=42)
-    sharpened = check_precision(image, off_edge, on_edge, config)
+    sharpened = check_precision(EdgeMap.of(image), off_edge, on_edge, config)
     assert sharpened.passed and sharpened.edge_gain > 2.0
-    blurred = check_precision(image, on_edge, off_edge, config)
+    blurred = check_precision(EdgeMap.of(image), on_edge, off_edge, config)
     assert not blurred.passed and blurred.edge_gain < 0.5
     assert "baseline kept" in blurred.describe() and "refined" in sharpened.describe()
-    unchanged = check_precision(image, on_edge, on_edge.copy(), config)
+    unchanged = check_precision(EdgeMap.of(image), on_edge, on_edge.copy(), config)
     assert unchanged.passed and unchanged.edge_gain == 1.0
 
 
@@ -60,7 +60,8 @@ def test_added_detail_needs_the_higher_gain():
     baseline = split_labels()
     refined = baseline.copy()
     refined[:, 20:] = np.where(refined[:, 20:] == 0, 2, refined[:, 20:])  # a new edge at x=20, on no image edge
-    check = check_precision(image, baseline, refined, PrecisionConfig(min_edge_gain=0.1, min_detail_edge_gain=0.9))
+    bars = PrecisionConfig(min_edge_gain=0.1, min_detail_edge_gain=0.9)
+    check = check_precision(EdgeMap.of(image), baseline, refined, bars)
     assert check.contrast_ratio > 1.0 and check.required == 0.9 and not check.passed
 
 
@@ -69,8 +70,8 @@ def test_a_24_megapixel_image_is_checked_on_a_bounded_copy():
     image = np.ascontiguousarray(np.repeat(np.repeat(step_image(), 64, 0), 64, 1))  # 4096 x 6144
     on_edge = np.repeat(np.repeat(split_labels(), 64, 0), 64, 1)
     off_edge = np.repeat(np.repeat(split_labels(edge=42), 64, 0), 64, 1)
-    assert check_precision(image, off_edge, on_edge, PrecisionConfig()).passed
-    assert not check_precision(image, on_edge, off_edge, PrecisionConfig()).passed
+    assert check_precision(EdgeMap.of(image), off_edge, on_edge, PrecisionConfig()).passed
+    assert not check_precision(EdgeMap.of(image), on_edge, off_edge, PrecisionConfig()).passed
 
 
 @pytest.fixture(scope="module")

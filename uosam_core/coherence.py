@@ -6,7 +6,9 @@ of its pixels), is not tiny, and whose image features are less like the winning 
 winner's own pixels in the mask are (its mean LCM of the winner is lower by ``feature_margin``),
 the region is taken as a separate object that SAM merged with its neighbour (sidewalk in a road
 mask, a rider on an elephant) and keeps its class. A region that only reaches into the mask (a
-blurry edge), or that looks like the winner, is repainted as before.
+blurry edge), or that looks like the winner, is repainted as before. A region whose outline lies on
+exceptionally strong image edges is kept even when its LCM looks like the winner's: an object smaller
+than the LCM's grid (a ball held by a person; docs/decisions/0021).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from .lcm import GridMap
+from .precision import EdgeMap, edge_pixels
 
 
 def sample_grid(grid: GridMap, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -40,10 +43,11 @@ def sample_grid(grid: GridMap, rows: np.ndarray, cols: np.ndarray) -> np.ndarray
 class RegionIndex:
     """Connected components of every class of an HxW int label map.
 
-    ids: HxW int32 (0: ignored pixels, k >= 1: component k); areas / classes: per id (index 0 unused).
+    ids: HxW int32 (0: ignored pixels, k >= 1: component k); areas / classes: per id (index 0 unused);
+    outline_strength: per id, the mean of ``edge_map`` along the component's outline (None without a map).
     """
 
-    def __init__(self, labels: np.ndarray, ignore_ids: tuple[int, ...]) -> None:
+    def __init__(self, labels: np.ndarray, ignore_ids: tuple[int, ...], edge_map: EdgeMap | None = None) -> None:
         self.labels = labels
         self.ids = np.zeros(labels.shape, np.int32)
         areas, classes = [0], [-1]
@@ -58,14 +62,24 @@ class RegionIndex:
             classes.extend([int(class_id)] * (count - 1))
         self.areas = np.asarray(areas, np.int64)
         self.classes = np.asarray(classes, np.int64)
+        self.outline_strength = None if edge_map is None else self._outline_strength(labels, edge_map)
+
+    def _outline_strength(self, labels: np.ndarray, edge_map: EdgeMap) -> np.ndarray:
+        rows, cols = np.nonzero(edge_pixels(labels) & (self.ids > 0))
+        ids = self.ids[rows, cols]
+        sums = np.bincount(ids, weights=edge_map.sample(rows, cols), minlength=len(self.areas))
+        counts = np.bincount(ids, minlength=len(self.areas))
+        return np.divide(sums, counts, out=np.zeros(len(self.areas)), where=counts > 0)
 
     def kept(self, crop: np.ndarray, window: tuple[slice, slice], winner: int, whole_share: float, min_area: int,
-             class_maps: Mapping[int, GridMap] | None = None, feature_margin: float = 0.0) -> np.ndarray:
+             class_maps: Mapping[int, GridMap] | None = None, feature_margin: float = 0.0,
+             edge_strength: float | None = None) -> np.ndarray:
         """Bool crop (the mask's box) of the mask pixels whose region keeps its class against ``winner``.
 
         ``class_maps``: the LCM of each class (its largest object's); when the winner has one, a
         region is kept only if its mean LCM of the winner is ``feature_margin`` below the mean over
-        the winner's own pixels in the mask.
+        the winner's own pixels in the mask, or (with ``edge_strength`` and an edge map) its outline's
+        mean edge strength reaches ``edge_strength``.
         """
         ids = self.ids[window]
         inside = np.bincount(ids[crop], minlength=len(self.areas))
@@ -75,7 +89,12 @@ class RegionIndex:
             return np.zeros_like(crop)
         winner_map = None if class_maps is None else class_maps.get(winner)
         if winner_map is not None:
-            keep = self._unlike_winner(keep, crop, window, ids, winner, winner_map, feature_margin)
+            outlined = keep.copy()
+            if edge_strength is not None and self.outline_strength is not None:
+                outlined &= self.outline_strength >= edge_strength
+            else:
+                outlined[:] = False
+            keep = self._unlike_winner(keep, crop, window, ids, winner, winner_map, feature_margin) | outlined
         return crop & keep[ids]
 
     def _unlike_winner(self, keep: np.ndarray, crop: np.ndarray, window: tuple[slice, slice], ids: np.ndarray,

@@ -56,6 +56,8 @@ class GroConfig:
     keep_whole_share: float | None = 0.5
     keep_min_area_fraction: float = 0.0025
     keep_feature_margin: float = 0.05  # ... and whose mean LCM of the winner is this much below the winner's own
+    # ... or whose outline lies on image edges this many times the image's mean gradient (None: not used)
+    keep_edge_strength: float | None = 6.0
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,10 @@ _META: dict[str, Meta] = {
     "gro.keep_feature_margin": Meta(low=-1.0, high=1.0,
                                     help="how much lower a kept region's mean LCM of the winning class must be "
                                          "than the winner's own pixels' (may be negative)"),
+    "gro.keep_edge_strength": Meta(low=0.0, low_open=True,
+                                   help="a region inside a voting mask is also kept when its outline lies on image "
+                                        "edges this many times the image's mean gradient (small objects the LCM "
+                                        "cannot tell apart); 'off': not used"),
     "gro.pred_iou_thresh": Meta(low=0.0, high=1.0, help="GRO masks with a lower predicted IoU are dropped"),
     "gro.stability_score_thresh": Meta(low=0.0, high=1.0, help="GRO masks less stable than this are dropped"),
     "gro.box_nms_thresh": Meta(low=0.0, high=1.0, help="box IoU above which GRO masks are suppressed"),

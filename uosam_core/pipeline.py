@@ -14,7 +14,7 @@ from .engine import Embedding, SamEngine
 from .gro import run_gro
 from .lcm import GridMap
 from .lro import UNKNOWN, compose_lro, redecode_object, run_lro
-from .precision import check_precision
+from .precision import EdgeMap, check_precision
 from .result import ObjectPrompts, RefineResult
 from .voting import fill_unknown, vote, vote_options
 
@@ -81,11 +81,12 @@ class Refiner:
             gro = run_gro(self.engine, embedding, image, lro_labels, config.gro, ignore_ids=config.ignore_ids,
                           on_batch=lambda done: progress("gro", _STAGE_START["gro"] + gro_share * min(done, 1.0)))
             timings["gro"] = time.perf_counter() - start
-        result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
-                              labels=lro_labels, timings=timings)
-        result = self.recompose(result)
         start = time.perf_counter()
-        result.precision = check_precision(image, result.baseline, result.labels, config.precision)
+        edges = EdgeMap.of(image)
+        result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
+                              labels=lro_labels, timings=timings, edge_map=edges)
+        result = self.recompose(result)
+        result.precision = check_precision(edges, result.baseline, result.labels, config.precision)
         if config.precision.enabled and not result.precision.passed:
             result = self.recompose(result)  # held back: the baseline
         timings["check"] = time.perf_counter() - start
@@ -116,7 +117,8 @@ class Refiner:
         elif result.gro is not None and len(result.gro.masks):
             gro_source = np.full(result.baseline.shape, -1, np.int32)
             votes = vote(result.lro_labels, result.gro.masks, ignore_ids=config.ignore_ids, source=gro_source,
-                         class_maps=class_maps(result.objects), **vote_options(config.gro, result.baseline.size))
+                         class_maps=class_maps(result.objects), edge_map=result.edge_map,
+                         **vote_options(config.gro, result.baseline.size))
             labels = votes.labels
             gro_evidence = votes.shares
             result.gro = replace(result.gro, mask_classes=votes.classes, mask_shares=votes.shares,

@@ -1,4 +1,5 @@
-"""The baseline-precision check: does refining put the class edges on stronger image edges?
+"""The image's edge strength, and the baseline-precision check: does refining put the class edges on
+stronger image edges?
 
 SAM's masks earn their changes by following the image's edges. When the refined labels' class edges
 lie on image gradients no stronger than the baseline's own, the baseline is already as precise as SAM
@@ -16,7 +17,42 @@ import numpy as np
 
 from .config import PrecisionConfig
 
-WORK_SIDE = 1024  # the check runs on the image scaled so that its longer side is at most this
+WORK_SIDE = 1024  # the edge map is made on the image scaled so that its longer side is at most this
+
+
+@dataclass(frozen=True)
+class EdgeMap:
+    """The image's colour-gradient magnitude over its mean, on the image scaled to at most
+    :data:`WORK_SIDE` px on its longer side: ``values`` (h x w float16; 1.0 = an average pixel) and
+    ``original_size`` (H, W) of the image it was made from."""
+
+    values: np.ndarray
+    original_size: tuple[int, int]
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> EdgeMap:
+        """The edge map of an HxWx3 uint8 RGB image."""
+        height, width = image.shape[:2]
+        scale = WORK_SIDE / max(height, width)
+        if scale < 1.0:
+            image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                               interpolation=cv2.INTER_AREA)
+        gradient = gradient_magnitude(image)
+        return cls((gradient / max(float(gradient.mean()), 1e-6)).astype(np.float16), (height, width))
+
+    def at_work_scale(self, labels: np.ndarray) -> np.ndarray:
+        """An HxW label map (the image's size) at the map's size (nearest)."""
+        if labels.shape == self.values.shape:
+            return labels
+        size = (self.values.shape[1], self.values.shape[0])
+        return cv2.resize(labels.astype(np.int32), size, interpolation=cv2.INTER_NEAREST)
+
+    def sample(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Values at image pixels (rows, cols) of the original image (nearest): (N,) float32."""
+        height, width = self.original_size
+        map_rows = np.minimum((rows * self.values.shape[0]) // height, self.values.shape[0] - 1)
+        map_cols = np.minimum((cols * self.values.shape[1]) // width, self.values.shape[1] - 1)
+        return self.values[map_rows, map_cols].astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -64,28 +100,16 @@ def edge_pixels(labels: np.ndarray) -> np.ndarray:
     return edges
 
 
-def _working_scale(image: np.ndarray, baseline: np.ndarray, labels: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    height, width = baseline.shape
-    scale = WORK_SIDE / max(height, width)
-    if scale >= 1.0:
-        return image, baseline, labels
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return (small, cv2.resize(baseline.astype(np.int32), size, interpolation=cv2.INTER_NEAREST),
-            cv2.resize(labels.astype(np.int32), size, interpolation=cv2.INTER_NEAREST))
-
-
-def check_precision(image: np.ndarray, baseline: np.ndarray, labels: np.ndarray, config: PrecisionConfig
+def check_precision(edges: EdgeMap, baseline: np.ndarray, labels: np.ndarray, config: PrecisionConfig
                     ) -> PrecisionCheck:
-    """The check of refined ``labels`` against ``baseline`` (HxW int) of ``image`` (HxWx3 uint8 RGB).
+    """The check of refined ``labels`` against ``baseline`` (HxW int) with the image's edge map.
 
-    Images over :data:`WORK_SIDE` pixels on a side are checked at that size (memory stays bounded).
+    Images over :data:`WORK_SIDE` pixels on a side are checked at the map's size (memory stays bounded).
     """
     if np.array_equal(baseline, labels):
         return PrecisionCheck(1.0, 1.0, config.min_edge_gain, True)
-    image, baseline, labels = _working_scale(image, baseline, labels)
-    gradient = gradient_magnitude(image)
+    baseline, labels = edges.at_work_scale(baseline), edges.at_work_scale(labels)
+    gradient = edges.values.astype(np.float32)
     fallback = float(gradient.mean())  # a map without edges: as if its edges lay on average pixels
     strengths = []
     for label_map in (baseline, labels):

@@ -17,7 +17,7 @@ import torch
 from .changes import RegionChange
 from .lcm import GridMap
 from .masks import CompactMask, MaskStack
-from .precision import PrecisionCheck
+from .precision import EdgeMap, PrecisionCheck
 from .voting import vote_at, vote_maps
 
 Point = tuple[float, float]  # (x, y) pixels
@@ -164,6 +164,7 @@ class RefineResult:
     changes: list[RegionChange] = field(default_factory=list)  # why each changed region changed, largest first
     risk: float = 0.0  # share of the image changed against weak evidence (changes.risk), in [0, 1]
     precision: PrecisionCheck | None = None  # the baseline check of the automatic refinement
+    edge_map: EdgeMap | None = None  # the image's edge strength (<= 1024 px): the check and the GRO's kept regions
     refine_anyway: bool = False  # a user chose the refinement over a failed check
     baseline_kept: bool = False  # the check holds the refinement back: only objects a user accepted are used, no GRO
 

@@ -16,6 +16,7 @@ from .coherence import RegionIndex
 from .config import GroConfig
 from .lcm import GridMap
 from .masks import MaskStack
+from .precision import EdgeMap
 
 
 class Votes(NamedTuple):
@@ -39,6 +40,7 @@ def as_stack(masks: MaskStack | np.ndarray) -> MaskStack:
 def vote(lro_labels: np.ndarray, masks: MaskStack | np.ndarray, *, ignore_ids: tuple[int, ...],
          min_share: float = 0.0, max_fraction: float = 1.0, keep_whole_share: float | None = None,
          keep_min_area: int = 0, keep_feature_margin: float = 0.0, class_maps: Mapping[int, GridMap] | None = None,
+         keep_edge_strength: float | None = None, edge_map: EdgeMap | None = None,
          source: np.ndarray | None = None) -> Votes:
     """Paint masks (M masks of the HxW image, largest first) with their majority class.
 
@@ -47,11 +49,15 @@ def vote(lro_labels: np.ndarray, masks: MaskStack | np.ndarray, *, ignore_ids: t
     is not painted (its class and share are still reported). With ``keep_whole_share``, a region of
     another class with at least that share of its pixels inside the mask and ``keep_min_area``
     pixels keeps its class (:mod:`.coherence`), if ``class_maps`` (class id -> LCM) show it less like
-    the winner than the winner's own pixels by ``keep_feature_margin``. ``source`` (HxW int32), when given, receives the
+    the winner than the winner's own pixels by ``keep_feature_margin``, or if its outline lies on image edges
+    ``keep_edge_strength`` times as strong as the image's average (``edge_map``: an object below the LCM's
+    resolution, a ball held by a person). ``source`` (HxW int32), when given, receives the
     index of the mask that painted each pixel. ``lro_labels`` is not modified.
     """
     stack = as_stack(masks)
-    regions = RegionIndex(lro_labels, ignore_ids) if keep_whole_share is not None else None
+    regions = None
+    if keep_whole_share is not None:
+        regions = RegionIndex(lro_labels, ignore_ids, edge_map if keep_edge_strength is not None else None)
     labels = lro_labels.astype(np.int32).copy()
     voters = (lro_labels >= 0) & ~np.isin(lro_labels, ignore_ids)
     classes = np.full(len(stack), -1, np.int32)
@@ -74,7 +80,7 @@ def vote(lro_labels: np.ndarray, masks: MaskStack | np.ndarray, *, ignore_ids: t
             continue
         if regions is not None:
             crop = crop & ~regions.kept(crop, window, winner, keep_whole_share, keep_min_area, class_maps,
-                                          keep_feature_margin)
+                                          keep_feature_margin, keep_edge_strength)
         labels[window][crop] = winner
         if source is not None:
             source[window][crop] = index
@@ -86,6 +92,7 @@ def vote_options(config: GroConfig, pixels: int) -> dict:
     """The :func:`vote` keyword options of a GRO configuration, for an image of ``pixels`` pixels."""
     return {"min_share": config.min_vote_share, "max_fraction": config.max_mask_fraction,
             "keep_whole_share": config.keep_whole_share, "keep_feature_margin": config.keep_feature_margin,
+            "keep_edge_strength": config.keep_edge_strength,
             "keep_min_area": int(round(config.keep_min_area_fraction * pixels))}
 
 
