@@ -20,7 +20,7 @@ from .config import PrecisionConfig
 WORK_SIDE = 1024  # the edge map is made on the image scaled so that its longer side is at most this
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EdgeMap:
     """The image's colour-gradient magnitude over its mean, on the image scaled to at most
     :data:`WORK_SIDE` px on its longer side: ``values`` (h x w float16; 1.0 = an average pixel) and
@@ -28,6 +28,12 @@ class EdgeMap:
 
     values: np.ndarray
     original_size: tuple[int, int]
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, EdgeMap) and tuple(self.original_size) == tuple(other.original_size)
+                and self.values.dtype == other.values.dtype and np.array_equal(self.values, other.values))
+
+    __hash__ = None  # type: ignore[assignment] - a map of arrays is not hashable
 
     @classmethod
     def of(cls, image: np.ndarray) -> EdgeMap:
