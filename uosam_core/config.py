@@ -68,7 +68,7 @@ class PrecisionConfig:
     simplifying the edges)."""
 
     enabled: bool = True
-    min_edge_gain: float = 1.03
+    min_edge_gain: float = 1.02
     min_detail_edge_gain: float = 1.08
 
 
