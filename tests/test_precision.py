@@ -13,7 +13,7 @@ from conftest import SHARED, load_demo
 from uosam_core.config import PrecisionConfig, RefineConfig
 from uosam_core.image_io import read_image, read_labels
 from uosam_core.pipeline import Refiner
-from uosam_core.precision import EdgeMap, check_precision, edge_pixels
+from uosam_core.precision import EdgeMap, check_precision, class_edges
 from uosam_core.result_store import ResultStore
 
 CAMVID = SHARED / "camvid-val"
@@ -36,10 +36,10 @@ def split_labels(width: int = 96, height: int = 64, edge: int = 48) -> np.ndarra
     return labels
 
 
-def test_edge_pixels_mark_both_sides_of_every_class_edge():
+def test_class_edges_mark_both_sides_of_every_class_edge():
     labels = split_labels(8, 3, 4)
-    assert edge_pixels(labels)[0].tolist() == [False, False, False, True, True, False, False, False]
-    assert not edge_pixels(np.zeros((4, 4), np.int32)).any()
+    assert class_edges(labels)[0].tolist() == [False, False, False, True, True, False, False, False]
+    assert not class_edges(np.zeros((4, 4), np.int32)).any()
 
 
 def test_refined_edges_on_the_image_edge_pass_and_edges_moved_off_it_fail():

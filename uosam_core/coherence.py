@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .lcm import GridMap
-from .precision import EdgeMap, edge_pixels
+from .precision import EdgeMap, class_edges
 
 
 def sample_grid(grid: GridMap, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -65,7 +65,7 @@ class RegionIndex:
         self.outline_strength = None if edge_map is None else self._outline_strength(labels, edge_map)
 
     def _outline_strength(self, labels: np.ndarray, edge_map: EdgeMap) -> np.ndarray:
-        rows, cols = np.nonzero(edge_pixels(labels) & (self.ids > 0))
+        rows, cols = np.nonzero(class_edges(labels) & (self.ids > 0))
         ids = self.ids[rows, cols]
         sums = np.bincount(ids, weights=edge_map.sample(rows, cols), minlength=len(self.areas))
         counts = np.bincount(ids, minlength=len(self.areas))
@@ -89,11 +89,8 @@ class RegionIndex:
             return np.zeros_like(crop)
         winner_map = None if class_maps is None else class_maps.get(winner)
         if winner_map is not None:
-            outlined = keep.copy()
-            if edge_strength is not None and self.outline_strength is not None:
-                outlined &= self.outline_strength >= edge_strength
-            else:
-                outlined[:] = False
+            outlined = (keep & (self.outline_strength >= edge_strength)
+                        if edge_strength is not None and self.outline_strength is not None else np.zeros_like(keep))
             keep = self._unlike_winner(keep, crop, window, ids, winner, winner_map, feature_margin) | outlined
         return crop & keep[ids]
 

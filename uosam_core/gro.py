@@ -17,6 +17,7 @@ from torchvision.ops import batched_nms
 from .config import GroConfig
 from .engine import Embedding, Prompts, SamEngine  # encoder geometry: Embedding.crop_low_res only
 from .masks import CompactMask, MaskStack
+from .precision import class_edges
 from .result import GroResult
 from .sam_package import (
     SamAutomaticMaskGenerator,
@@ -30,16 +31,6 @@ from .voting import vote, vote_options
 FAST_BATCH = 8  # prompts per decode; the coverage skip runs after each (docs/decisions/0019)
 UPSCALE_PIXELS = 16 * 1024 * 1024  # fast profile: kept masks upsampled together up to this many logits
 PAPER_BATCH_PIXELS = 4_000_000  # images larger than this run the paper profile's AMG with smaller batches
-
-
-def class_edges(labels: np.ndarray) -> np.ndarray:
-    """Bool map of pixels whose right or lower neighbour has another label."""
-    edges = np.zeros(labels.shape, bool)
-    edges[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edges[:-1, :] |= labels[:-1, :] != labels[1:, :]
-    edges[:, 1:] |= labels[:, :-1] != labels[:, 1:]
-    edges[1:, :] |= labels[:-1, :] != labels[1:, :]
-    return edges
 
 
 def boundary_points(lro_labels: np.ndarray, config: GroConfig) -> np.ndarray:

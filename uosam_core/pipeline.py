@@ -83,15 +83,23 @@ class Refiner:
             timings["gro"] = time.perf_counter() - start
         start = time.perf_counter()
         edges = EdgeMap.of(image)
+        timings["check"] = time.perf_counter() - start
         result = RefineResult(baseline=baseline, objects=objects, lro_labels=lro_labels, gro=gro,
                               labels=lro_labels, timings=timings, edge_map=edges)
         result = self.recompose(result)
+        start = time.perf_counter()
         result.precision = check_precision(edges, result.baseline, result.labels, config.precision)
-        if config.precision.enabled and not result.precision.passed:
+        timings["check"] += time.perf_counter() - start
+        if self.check_keeps_baseline(result):
             result = self.recompose(result)  # held back: the baseline
-        timings["check"] = time.perf_counter() - start
         progress("done", _STAGE_START["done"])
         return result
+
+    def check_keeps_baseline(self, result: RefineResult) -> bool:
+        """Whether this refiner's baseline check (enabled, and failed for ``result``) keeps the baseline,
+        unless a user chose the refinement (``result.refine_anyway``)."""
+        check = result.precision
+        return self.config.precision.enabled and check is not None and not check.passed
 
     def recompose(self, result: RefineResult) -> RefineResult:
         """Rebuild the LRO map and the final labels from the objects' current masks and decisions,
@@ -103,8 +111,7 @@ class Refiner:
         where a user accepted them, and the GRO masks do not vote (``result.baseline_kept``).
         """
         config = self.config
-        check = result.precision
-        held = (config.precision.enabled and check is not None and not check.passed and not result.refine_anyway)
+        held = self.check_keeps_baseline(result) and not result.refine_anyway
         for obj in result.objects:
             obj.held_by_check = held
         lro_source = np.full(result.baseline.shape, -1, np.int32)

@@ -94,7 +94,7 @@ def gradient_magnitude(image: np.ndarray) -> np.ndarray:
     return np.sqrt((dx * dx + dy * dy).sum(axis=2))
 
 
-def edge_pixels(labels: np.ndarray) -> np.ndarray:
+def class_edges(labels: np.ndarray) -> np.ndarray:
     """HxW bool: pixels with a 4-neighbour of another class (both sides of every class edge)."""
     edges = np.zeros(labels.shape, bool)
     horizontal = labels[:, 1:] != labels[:, :-1]
@@ -119,7 +119,7 @@ def check_precision(edges: EdgeMap, baseline: np.ndarray, labels: np.ndarray, co
     fallback = float(gradient.mean())  # a map without edges: as if its edges lay on average pixels
     strengths = []
     for label_map in (baseline, labels):
-        on_edges = gradient[edge_pixels(label_map)]
+        on_edges = gradient[class_edges(label_map)]
         strengths.append((float(on_edges.mean()) if on_edges.size else fallback,
                           float(on_edges.sum()) if on_edges.size else fallback))
     (base_mean, base_total), (refined_mean, refined_total) = strengths

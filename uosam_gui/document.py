@@ -146,8 +146,7 @@ class ImageDocument:
     def use_refinement(self, use: bool = True) -> bool:
         """On an image whose baseline check failed, compose the automatic refinement after all (or, with
         ``use=False``, hold it back again); undoable. Returns whether anything changed."""
-        check = self.result.precision
-        if check is None or check.passed or self.result.refine_anyway == use:
+        if not self.refiner.check_keeps_baseline(self.result) or self.result.refine_anyway == use:
             return False
         self._apply(RefinementChoice("use the refinement (the baseline was kept)" if use else
                                      "keep the baseline (the baseline check)", not use, use))

@@ -140,9 +140,10 @@ class FilePanel(QWidget):
 
     def _describe(self, key: str) -> None:
         item, record = self.items[key], self.records[key]
-        changed = "" if record.changed_fraction is None else f"  {100 * record.changed_fraction:.1f}% changed"
-        if record.baseline_kept and record.changed_fraction is not None:  # first: a narrow list still shows it
-            changed = "  baseline kept" + (changed.replace("  ", ", ", 1) if record.changed_fraction else "")
+        share = None if record.changed_fraction is None else f"{100 * record.changed_fraction:.1f}% changed"
+        changed = "" if share is None else f"  {share}"
+        if record.baseline_kept and share is not None:  # first: a narrow list still shows it
+            changed = "  baseline kept" + (f", {share}" if record.changed_fraction else "")
         if record.risk:
             changed += f", {risk_text(record.risk)}"
         note = f"  ({self.notes[key]})" if key in self.notes else ""

@@ -125,17 +125,12 @@ class KeyboardReview(QObject):
             action.setEnabled(has_session)
         for action in (self.accept_next, self.reject_next):
             action.setEnabled(self.state.selected_object is not None)
-        result = getattr(self.state.document, "result", None)
-        check = getattr(result, "precision", None)
-        self.use_refinement.setEnabled(check is not None and not check.passed and bool(self.refiner_checks()))
+        document = self.state.document
+        result = getattr(document, "result", None)
+        self.use_refinement.setEnabled(document is not None and document.refiner.check_keeps_baseline(result))
         self.use_refinement.blockSignals(True)  # showing the state is not choosing it
         self.use_refinement.setChecked(bool(getattr(result, "refine_anyway", False)))
         self.use_refinement.blockSignals(False)
-
-    def refiner_checks(self) -> bool:
-        """Whether the shown document was refined with the baseline check on."""
-        refiner = getattr(self.state.document, "refiner", None)
-        return refiner is not None and refiner.config.precision.enabled
 
     def lro_config(self) -> LroConfig:
         """The thresholds the shown document's objects were judged with."""
