@@ -19,6 +19,7 @@ from uosam_core.result_store import ResultStore
 CAMVID = SHARED / "camvid-val"
 CAMVID_CONFIG = RefineConfig(ignore_ids=(11,))  # CamVid's void id
 KEPT_STEM = "0016E5_08027"  # coarse8: refining moves its edges onto weaker image edges (gain ~0.95)
+REDRAWN_STEM = "0016E5_08091"  # coarse8: whole-image gain ~1.15 (over 1.08), its redrawn edges only ~1.6x
 
 
 def step_image(width: int = 96, height: int = 64, edge: int = 48, seed: int = 0) -> np.ndarray:
@@ -65,6 +66,45 @@ def test_added_detail_needs_the_higher_gain():
     assert check.contrast_ratio > 1.0 and check.required == 0.9 and not check.passed
 
 
+def band_image(left: int, middle: int, right: int, width: int = 96, height: int = 64) -> np.ndarray:
+    """HxWx3 uint8: three vertical bands of grey values split at x = 32 and x = 64, with mild noise."""
+    rng = np.random.default_rng(1)
+    image = np.full((height, width, 3), left, np.float32)
+    image[:, 32:64], image[:, 64:] = middle, right
+    return np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+
+
+def test_an_edge_redrawn_onto_a_barely_stronger_image_edge_keeps_the_baseline():
+    """The street-label case (docs/decisions/0022): the baseline's edge already lies on an image edge and the
+    refinement moves it to another one only a little stronger. The whole-image gain (~1.13) clears its bar;
+    the redrawn edge (same length) must lie on gradients 1.62x as strong as the one it replaces."""
+    baseline, refined = split_labels(edge=32), split_labels(edge=64)
+    config = PrecisionConfig()
+    slightly_stronger = check_precision(EdgeMap.of(band_image(20, 70, 135)), baseline, refined, config)
+    assert slightly_stronger.edge_gain >= slightly_stronger.required  # the earlier rule let it through
+    assert slightly_stronger.moved_length_ratio == pytest.approx(1.0)
+    assert slightly_stronger.moved_required == config.min_moved_edge_gain
+    assert 1.1 < slightly_stronger.moved_edge_gain < config.min_moved_edge_gain and not slightly_stronger.passed
+    assert slightly_stronger.brief().startswith("redrawn edges 1.")
+    assert "redrawn edges" in slightly_stronger.describe()
+    much_stronger = check_precision(EdgeMap.of(band_image(20, 45, 235)), baseline, refined, config)
+    assert much_stronger.moved_edge_gain > 3.0 and much_stronger.passed
+    looser = replace(config, min_moved_edge_gain=1.1)
+    assert check_precision(EdgeMap.of(band_image(20, 70, 135)), baseline, refined, looser).passed
+
+
+def test_a_refinement_that_removes_edges_is_judged_by_the_whole_image_gain_only():
+    """Simplifying (drawing under 0.7x the edge length it removes) is not a redraw: removing the baseline's
+    edge on a weak image edge and keeping the strong one passes, whatever the moved gain."""
+    image = band_image(20, 45, 235)  # weak edge at x = 32, strong at x = 64
+    baseline = np.zeros((64, 96), np.int32)
+    baseline[:, 32:64], baseline[:, 64:] = 1, 2
+    refined = baseline.copy()
+    refined[:, 32:64] = 0  # the weak edge is gone, no edge is drawn
+    check = check_precision(EdgeMap.of(image), baseline, refined, PrecisionConfig())
+    assert check.moved_length_ratio == 0.0 and check.moved_required is None and check.passed
+
+
 def test_a_24_megapixel_image_is_checked_on_a_bounded_copy():
     """The check scales a large image down to 1024 px on its longer side: the verdict is the full-size one."""
     image = np.ascontiguousarray(np.repeat(np.repeat(step_image(), 64, 0), 64, 1))  # 4096 x 6144
@@ -105,6 +145,19 @@ def test_near_exact_street_labels_keep_their_baseline_with_the_defaults(camvid_k
     finally:
         result.refine_anyway = False
         refiner.recompose(result)
+    assert result.baseline_kept and np.array_equal(result.labels, baseline)
+
+
+def test_street_labels_whose_edges_refining_redraws_onto_barely_stronger_edges_keep_their_baseline(engine):
+    """The 15 CamVid images that passed the whole-image bar (0021) and still lost to refining: their
+    redrawn edges lie on gradients under 1.62x as strong as the baseline edges they replace."""
+    image = read_image(CAMVID / "image" / f"{REDRAWN_STEM}.png")
+    baseline, _ = read_labels(CAMVID / "coarse8" / f"{REDRAWN_STEM}.png")
+    result = Refiner(engine, CAMVID_CONFIG).refine(image, baseline)
+    check = result.precision
+    assert check.edge_gain >= check.required  # the whole-image gain alone would refine it
+    assert check.moved_required is not None and check.moved_length_ratio >= 0.7
+    assert check.moved_edge_gain < check.moved_required and not check.passed
     assert result.baseline_kept and np.array_equal(result.labels, baseline)
 
 

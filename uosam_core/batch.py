@@ -184,7 +184,7 @@ def run_folder(refiner: object | None, images: Path, labels: Path, out_dir: Path
     clean_own_temps(out_dir, claims)
     summary = BatchSummary()
     model = executor.start()
-    context = RunContext(settings, settings.sha256, model, out_dir)
+    context = RunContext(settings, settings.sha256, model, out_dir, use_stored=not overwrite)
     plan = make_plan(pair_files(images, labels), out_dir, book.latest, context.settings_sha256, model,
                      overwrite=overwrite, settings=settings.to_dict())
     with contextlib.suppress(OSError):  # only to name what a later run changed

@@ -127,6 +127,9 @@ def _cmd_refine(args: argparse.Namespace) -> int:
     again = len({item["key"] for item in summary.redone} & {record["key"] for record in summary.written})
     kept = sum(bool(record.get("stats", {}).get("baseline_kept")) for record in summary.written)
     notes = [f"{again} of them again"] if again else []
+    reused = sum(bool(record.get("stats", {}).get("from_store")) for record in summary.written)
+    if reused:
+        notes.append(f"{reused} of them from their stored refinement, without running SAM")
     if kept:
         notes.append(f"{kept} of them kept the baseline: refining would not sharpen the edges; --no-baseline-check "
                      "refines them too")
@@ -205,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refuse labels with ids >= this (default: no check)")
     refine.add_argument("--label-encoding", choices=["ids", "pass"], default="ids",
                         help="ids: 8-bit PNG ids; pass: RGB PNG with class = R + 256*G (ImageNet-S)")
-    refine.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    refine.add_argument("--overwrite", action="store_true", help="redo outputs that already exist, refining every "
+                        "image again (a stored refinement is not reused)")
     refine.add_argument("--quiet", action="store_true", help="no progress bar")
     refine.add_argument("--embedding-cache-gb", type=_bounded(float, 0.0, low_open=True), default=4.0,
                         help="size limit of the --embedding-cache folder; least recently used entries go first "

@@ -65,11 +65,15 @@ class PrecisionConfig:
     """The baseline-precision check (uosam_core/precision.py, docs/decisions/0021): an image keeps its
     baseline unless the refined class edges lie on image gradients ``min_edge_gain`` times as strong as
     the baseline's (``min_detail_edge_gain`` when the refinement adds edge contrast rather than
-    simplifying the edges)."""
+    simplifying the edges), and, where it redraws edges (draws at least ``redrawn_length_ratio`` times
+    the edge length it removes), the edges it draws lie on gradients ``min_moved_edge_gain`` times as
+    strong as those it removes (docs/decisions/0022)."""
 
     enabled: bool = True
     min_edge_gain: float = 1.02
     min_detail_edge_gain: float = 1.08
+    min_moved_edge_gain: float = 1.62
+    redrawn_length_ratio: float = 0.7
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,13 @@ _META: dict[str, Meta] = {
                                                   "on image gradients this many times as strong as the baseline's"),
     "precision.min_detail_edge_gain": Meta(low=0.0, help="the same, where the refinement adds edge contrast (more "
                                                          "or longer edges) instead of simplifying them"),
+    "precision.min_moved_edge_gain": Meta(low=0.0, help="where the refinement redraws class edges, the edges it draws "
+                                                        "must lie on gradients this many times as strong as the "
+                                                        "baseline edges they replace, or the image keeps its "
+                                                        "baseline"),
+    "precision.redrawn_length_ratio": Meta(low=0.0, help="the refinement redraws edges (the test above applies) when "
+                                                         "it draws at least this many times the edge length it "
+                                                         "removes"),
     "ignore_ids": Meta(flag="--ignore-index", basic=True, help="comma-separated ignore ids; an empty value: none"),
     "background_ids": Meta(flag="--background", basic=True, help="comma-separated ids the LRO leaves alone"),
 }

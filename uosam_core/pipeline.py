@@ -140,6 +140,13 @@ class Refiner:
         result.baseline_kept = held
         return result
 
+    def rejudge(self, result: RefineResult) -> RefineResult:
+        """Hold ``result``'s check measurements against this refiner's bars (a result refined alike but
+        judged with other bars: a stored one) and recompose it; no decoding. Returns the same result."""
+        if result.precision is not None:
+            result.precision = result.precision.judged(self.config.precision)
+        return self.recompose(result)
+
     def redecode(self, result: RefineResult, image: np.ndarray, object_index: int, prompts: ObjectPrompts
                  ) -> RefineResult:
         """Decode one object again from edited prompts (cached embedding) and recompose."""

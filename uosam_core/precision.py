@@ -10,7 +10,7 @@ Measured in docs/decisions/0021-baseline-precision-check.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -68,21 +68,51 @@ class PrecisionCheck:
     edge_gain: mean image-gradient magnitude along the refined labels' class edges over the mean
     along the baseline's; contrast_ratio: the same sums (edge length times strength) over each other,
     above 1 when the refinement adds edges rather than simplifying them; required: the gain asked for
-    (``min_edge_gain``, or ``min_detail_edge_gain`` when the contrast ratio is above 1); passed:
-    ``edge_gain >= required`` (or nothing changed).
+    (``min_edge_gain``, or ``min_detail_edge_gain`` when the contrast ratio is above 1).
+    moved_edge_gain: the mean gradient along the edges the refinement drew (refined edge pixels that
+    are not baseline edge pixels) over the mean along those it removed; moved_length_ratio: the drawn
+    edge length over the removed (at least ``redrawn_length_ratio``: the edges were redrawn, not
+    simplified away, and the moved gain must reach ``moved_required``; else ``moved_required`` is None).
+    passed: both gains reach their bars (or nothing changed: ``changed`` False). The measurements stay
+    valid for other bars: :meth:`judged` applies new ones without refining again.
     """
 
     edge_gain: float
     contrast_ratio: float
     required: float
     passed: bool
+    moved_edge_gain: float = 1.0
+    moved_length_ratio: float = 0.0
+    moved_required: float | None = None
+    changed: bool = True
+
+    def judged(self, config: PrecisionConfig) -> PrecisionCheck:
+        """The same measurements held against ``config``'s bars."""
+        if not self.changed:
+            return replace(self, required=config.min_edge_gain, passed=True)
+        required = config.min_detail_edge_gain if self.contrast_ratio > 1.0 else config.min_edge_gain
+        redrawn = self.moved_length_ratio >= config.redrawn_length_ratio
+        moved_required = config.min_moved_edge_gain if redrawn else None
+        passed = self.edge_gain >= required and (moved_required is None or self.moved_edge_gain >= moved_required)
+        return replace(self, required=required, moved_required=moved_required, passed=passed)
 
     def describe(self) -> str:
         """One line for the app and the logs."""
         verdict = "refined" if self.passed else "baseline kept"
         kind = "adds edges" if self.contrast_ratio > 1.0 else "simplifies edges"
-        return (f"{verdict}: refined edges {self.edge_gain:.3f}x as strong as the baseline's "
+        text = (f"{verdict}: refined edges {self.edge_gain:.3f}x as strong as the baseline's "
                 f"(needed {self.required:.2f}; the refinement {kind})")
+        if self.moved_required is not None:
+            text += (f"; the redrawn edges {self.moved_edge_gain:.2f}x as strong as those they replace "
+                     f"(needed {self.moved_required:.2f})")
+        return text
+
+    def brief(self) -> str:
+        """The figure that decided a failed check, for a status bar: "edges 0.95x" or "redrawn edges 1.41x"."""
+        if self.edge_gain >= self.required and self.moved_required is not None \
+                and self.moved_edge_gain < self.moved_required:
+            return f"redrawn edges {self.moved_edge_gain:.2f}x"
+        return f"edges {self.edge_gain:.2f}x"
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:
@@ -113,17 +143,23 @@ def check_precision(edges: EdgeMap, baseline: np.ndarray, labels: np.ndarray, co
     Images over :data:`WORK_SIDE` pixels on a side are checked at the map's size (memory stays bounded).
     """
     if np.array_equal(baseline, labels):
-        return PrecisionCheck(1.0, 1.0, config.min_edge_gain, True)
+        return PrecisionCheck(1.0, 1.0, config.min_edge_gain, True, changed=False)
     baseline, labels = edges.at_work_scale(baseline), edges.at_work_scale(labels)
     gradient = edges.values.astype(np.float32)
-    fallback = float(gradient.mean())  # a map without edges: as if its edges lay on average pixels
-    strengths = []
-    for label_map in (baseline, labels):
-        on_edges = gradient[class_edges(label_map)]
-        strengths.append((float(on_edges.mean()) if on_edges.size else fallback,
-                          float(on_edges.sum()) if on_edges.size else fallback))
-    (base_mean, base_total), (refined_mean, refined_total) = strengths
+    fallback = float(gradient.mean())  # edges that are not there: as if they lay on average pixels
+    base_edges, refined_edges = class_edges(baseline), class_edges(labels)
+    base_mean, base_total = _strength(gradient[base_edges], fallback)
+    refined_mean, refined_total = _strength(gradient[refined_edges], fallback)
     gain = refined_mean / max(base_mean, 1e-6)
     contrast = refined_total / max(base_total, 1e-6)
-    required = config.min_detail_edge_gain if contrast > 1.0 else config.min_edge_gain
-    return PrecisionCheck(round(gain, 4), round(contrast, 4), required, gain >= required)
+    removed, drawn = base_edges & ~refined_edges, refined_edges & ~base_edges
+    moved_gain = _strength(gradient[drawn], fallback)[0] / max(_strength(gradient[removed], fallback)[0], 1e-6)
+    length_ratio = int(drawn.sum()) / max(int(removed.sum()), 1)
+    measured = PrecisionCheck(round(gain, 4), round(contrast, 4), 0.0, False, round(moved_gain, 4),
+                              round(length_ratio, 4))
+    return measured.judged(config)
+
+
+def _strength(values: np.ndarray, fallback: float) -> tuple[float, float]:
+    """(mean, sum) of gradient values along some edge pixels; ``fallback`` for both when there are none."""
+    return (float(values.mean()), float(values.sum())) if values.size else (fallback, fallback)

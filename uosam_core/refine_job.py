@@ -18,7 +18,8 @@ import numpy as np
 from .image_io import InputError, LabelFormat, check_pair, read_image, read_labels, write_labels
 from .jobs import Job, ModelIdentity, Settings
 from .records import Status, file_stat, sha256_file, sha256_if_unchanged
-from .result_store import ResultStore, StoreError, key_for_files
+from .result_store import Loaded as StoredResult
+from .result_store import ResultStore, StoreError, keys_for_files
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class RunContext:
     settings_sha256: str
     model: ModelIdentity
     out_dir: Path
+    use_stored: bool = True  # a stored refinement of the same inputs, settings and model is used (not --overwrite)
 
 
 def _hash(path: Path, name: str, previous: dict | None) -> dict:
@@ -84,10 +86,22 @@ def skipped_record(job: Job, context: RunContext, problem: BaseException) -> dic
 
 def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
     """Refine loaded inputs with ``refiner`` (a :class:`~uosam_core.pipeline.Refiner`), write the
-    output atomically (temp file + rename) and return its record (status "written")."""
+    output atomically (temp file + rename) and return its record (status "written"). A refinement
+    stored in OUT for the same inputs, settings and model is used instead (``context.use_stored``),
+    also when only the baseline check's bars changed: then it is judged again (no SAM)."""
     job = loaded.job
     tick = time.perf_counter()
-    result = refiner.refine(loaded.image, loaded.baseline)
+    store = ResultStore(context.out_dir)
+    stored_key, refinement_key = keys_for_files(job.image, job.label, refiner, context.settings.label_encoding,
+                                                loaded.hashes)
+    found = store.load(job.key, stored_key, refinement_key) if context.use_stored else StoredResult(None)
+    result = found.result
+    if result is not None and result.baseline.shape != loaded.baseline.shape:
+        result = None
+    if result is None:
+        result = refiner.refine(loaded.image, loaded.baseline)
+    elif found.other_bars:  # a bar of the baseline check changed: judge the stored refinement again, no SAM
+        refiner.rejudge(result)
     seconds = time.perf_counter() - tick
     try:
         write_labels(job.output, result.labels, loaded.label_format)
@@ -95,14 +109,15 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         raise InputError(f"{job.output}: cannot write the output ({problem.strerror or problem})",
                          path=job.output) from None
     record = _base_record(job, context, Status.WRITTEN) | loaded.hashes
-    try:  # the app opens this image without refining it again (docs/decisions/0012)
-        stored_key = key_for_files(job.image, job.label, refiner, context.settings.label_encoding, loaded.hashes)
-        ResultStore(context.out_dir).save(job.key, stored_key, result)
-    except (OSError, StoreError) as problem:
-        record["result_not_stored"] = str(problem)
+    if found.result is None or found.other_bars:
+        try:  # the app opens this image without refining it again (docs/decisions/0012)
+            store.save(job.key, stored_key, result, refinement_key)
+        except (OSError, StoreError) as problem:
+            record["result_not_stored"] = str(problem)
     record |= {"output_sha256": sha256_file(job.output), "output_stat": file_stat(job.output)}
     record["stats"] = {
         "seconds": round(seconds, 3),
+        "from_store": found.result is not None and result is found.result,
         "changed_fraction": round(float(result.changed_fraction), 5),
         "risk": round(float(result.risk), 6),
         "baseline_kept": bool(result.baseline_kept),

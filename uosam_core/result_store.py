@@ -83,16 +83,30 @@ def store_key(*, image_sha256: str, label_sha256: str, config: dict, label_encod
 
 
 def key_for_files(image: Path | str, label: Path | str, refiner: object, label_encoding: str,
-                  hashes: dict | None = None) -> str:
+                  hashes: dict | None = None, *, refinement_only: bool = False) -> str:
     """The store key of an image/label pair refined by ``refiner`` (a :class:`~uosam_core.pipeline.Refiner`).
 
-    ``hashes`` may give ``image_sha256`` / ``label_sha256`` already known (a batch record's)."""
+    ``hashes`` may give ``image_sha256`` / ``label_sha256`` already known (a batch record's).
+    ``refinement_only``: the key of the refinement without the baseline check's bars (``config.precision``),
+    under which a result refined with other bars is found and judged again (:meth:`Refiner.rejudge`)."""
     hashes = hashes or {}
     engine = refiner.engine
+    config = refiner.config.to_dict()
+    if refinement_only:
+        config.pop("precision", None)
     return store_key(image_sha256=hashes.get("image_sha256") or sha256_file(Path(image)),
                      label_sha256=hashes.get("label_sha256") or sha256_file(Path(label)),
-                     config=refiner.config.to_dict(), label_encoding=label_encoding,
+                     config=config, label_encoding=label_encoding,
                      model_id=str(engine.model_id), checkpoint_sha256=getattr(engine, "checkpoint_sha256", None))
+
+
+def keys_for_files(image: Path | str, label: Path | str, refiner: object, label_encoding: str,
+                   hashes: dict | None = None) -> tuple[str, str]:
+    """(store key, refinement-only key) of a pair (:func:`key_for_files`), hashing each file once."""
+    hashes = {"image_sha256": (hashes or {}).get("image_sha256") or sha256_file(Path(image)),
+              "label_sha256": (hashes or {}).get("label_sha256") or sha256_file(Path(label))}
+    return (key_for_files(image, label, refiner, label_encoding, hashes),
+            key_for_files(image, label, refiner, label_encoding, hashes, refinement_only=True))
 
 
 # ====================================================================== encoding
@@ -240,10 +254,12 @@ class _Reader:
 @dataclass(frozen=True)
 class Loaded:
     """What :meth:`ResultStore.load` found: the result (None when there is none to use) and, when a
-    file was there but could not be used, one line saying why."""
+    file was there but could not be used, one line saying why; ``other_bars``: the result was judged
+    with other baseline-check bars (:meth:`~uosam_core.pipeline.Refiner.rejudge` it)."""
 
     result: RefineResult | None
     notice: str | None = None
+    other_bars: bool = False
 
 
 class ResultStore:
@@ -257,11 +273,13 @@ class ResultStore:
         """The file of an image key (``a/b`` -> ``a__b.npz``)."""
         return self.folder / f"{key.replace('/', '__')}.npz"
 
-    def save(self, key: str, stored_key: str, result: RefineResult) -> Path:
-        """Write ``result`` for ``key`` under ``stored_key`` atomically; raises OSError / StoreError."""
+    def save(self, key: str, stored_key: str, result: RefineResult, refinement_key: str | None = None) -> Path:
+        """Write ``result`` for ``key`` under ``stored_key`` (and ``refinement_key``, its key without the
+        check's bars) atomically; raises OSError / StoreError."""
         writer = _Writer()
         tree = writer.encode(result)
-        meta = {"format": FORMAT, "store_key": stored_key, "key": key, "saved": time.time(),
+        meta = {"format": FORMAT, "store_key": stored_key, "refinement_key": refinement_key, "key": key,
+                "saved": time.time(),
                 "changed_fraction": round(float(result.changed_fraction), 5), "objects": len(result.objects),
                 "risk": round(float(result.risk), 6), "baseline_kept": bool(result.baseline_kept), "tree": tree}
         arrays = writer.arrays | writer.mask_pool()
@@ -294,9 +312,10 @@ class ResultStore:
             return None
         return summary if summary["store_key"] == key_for_files(image, label, refiner, label_encoding) else None
 
-    def load(self, key: str, stored_key: str) -> Loaded:
-        """The stored result of ``key`` when its file holds ``stored_key``; else ``Loaded(None, why)``
-        (``why`` is None when there is no file at all)."""
+    def load(self, key: str, stored_key: str, refinement_key: str | None = None) -> Loaded:
+        """The stored result of ``key`` when its file holds ``stored_key``, or ``refinement_key`` (then
+        ``Loaded.other_bars``: refined alike, judged with other baseline-check bars); else
+        ``Loaded(None, why)`` (``why`` is None when there is no file at all)."""
         path = self.path(key)
         if not path.is_file():
             return Loaded(None)
@@ -306,7 +325,9 @@ class ResultStore:
                 if meta.get("format") != FORMAT:
                     return Loaded(None, f"{path}: stored result of another format ({meta.get('format')}); "
                                         f"refining {key} again")
-                if meta.get("store_key") != stored_key:
+                other_bars = meta.get("store_key") != stored_key and refinement_key is not None \
+                    and meta.get("refinement_key") == refinement_key
+                if meta.get("store_key") != stored_key and not other_bars:
                     return Loaded(None, f"{path}: stored result of {key} was made from other inputs, settings "
                                         "or model; refining again")
                 result = _Reader({name: arrays[name] for name in arrays.files}).decode(meta["tree"])
@@ -314,7 +335,7 @@ class ResultStore:
             return Loaded(None, f"{path}: stored result unreadable ({problem}); refining {key} again")
         if not isinstance(result, RefineResult):
             return Loaded(None, f"{path}: holds no refinement result; refining {key} again")
-        return Loaded(result)
+        return Loaded(result, other_bars=other_bars)
 
 
 def _meta(arrays) -> dict:
@@ -346,20 +367,26 @@ def load_or_refine(store: ResultStore, key: str, image_path: Path | str, label_p
     neither stops the image. ``Cancelled`` raised by ``progress`` passes through.
     """
     notices = []
-    wanted = key_for_files(image_path, label_path, refiner, label_encoding)
+    wanted, refinement = keys_for_files(image_path, label_path, refiner, label_encoding)
     started = time.perf_counter()
-    found = store.load(key, wanted) if use_stored else Loaded(None)
+    found = store.load(key, wanted, refinement) if use_stored else Loaded(None)
     if found.result is not None and found.result.baseline.shape != baseline.shape:
         found = Loaded(None, f"{store.path(key)}: stored result has another size; refining {key} again")
     if found.result is not None:
+        if found.other_bars:  # refined alike, judged with other bars: judge again, keep under the new key
+            refiner.rejudge(found.result)
+            try:
+                store.save(key, wanted, found.result, refinement)
+            except (OSError, StoreError) as problem:
+                notices.append(f"{store.path(key)}: refinement result not stored ({problem})")
         found.result.timings["loaded from store"] = time.perf_counter() - started
-        return Obtained(found.result, True)
+        return Obtained(found.result, True, tuple(notices))
     if found.notice:
         notices.append(found.notice)
     with _refining_now(store.path(key)):
         result = refiner.refine(image, baseline, progress=progress)
     try:
-        store.save(key, wanted, result)
+        store.save(key, wanted, result, refinement)
     except (OSError, StoreError) as problem:
         notices.append(f"{store.path(key)}: refinement result not stored ({problem})")
     return Obtained(result, False, tuple(notices))

@@ -252,7 +252,7 @@ class KeyboardReview(QObject):
         text = "" if risk is None else risk_text(risk)
         lines = ["share of the image changed against weak evidence (higher: review first)"]
         if kept:
-            text = f"baseline kept (edges {check.edge_gain:.2f}x)" + (f", {text}" if changes else "")
+            text = f"baseline kept ({check.brief()})" + (f", {text}" if changes else "")
             lines = [check.describe(), "refining would not put the class edges on stronger image edges: only "
                      "objects you accept are used; Edit > Use the refinement shows all of it"]
         elif check is not None:
