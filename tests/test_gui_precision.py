@@ -70,3 +70,48 @@ def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_p
     assert status.text().startswith("baseline kept (edges") and "risk" in status.text()
     assert "kept baseline: the image kept its baseline" in window.object_panel.verdicts[
         next(o.index for o in document.objects if o.index != index and o.accepted)].text
+
+
+def test_a_new_check_bar_applied_in_the_settings_judges_the_shown_image_again_without_sam(qtbot, tmp_path, engine,
+                                                                                          monkeypatch):
+    """User trial: the moved-edge bar set to 1.5 and Apply left the kept image kept against the old 1.62 bar,
+    also after going to another image and back; only "Refine this image again" (a full refinement) showed it."""
+    from test_gui_settings import open_settings, press, type_value
+    from test_precision import REDRAWN_STEM
+
+    from uosam_gui.settings_dialog import Choice
+
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    shutil.copy(CAMVID / "image" / f"{REDRAWN_STEM}.png", images)
+    shutil.copy(CAMVID / "coarse8" / f"{REDRAWN_STEM}.png", labels)
+    baseline, _ = read_labels(labels / f"{REDRAWN_STEM}.png")
+    window = make_window(qtbot, tmp_path, engine, CAMVID_CONFIG)
+    assert window.open_dataset(images, labels, tmp_path / "out")
+    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    document = window.document
+    status = window.review_keys.risk_label
+    assert document.result.baseline_kept and status.text().startswith("baseline kept (redrawn edges 1.5")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("SAM ran although only a bar of the check changed")
+
+    monkeypatch.setattr(engine, "encode", refuse)
+    monkeypatch.setattr(engine, "decode", refuse)
+    dialog = open_settings(qtbot, window)
+    type_value(dialog, "precision.min_moved_edge_gain", "1.5")
+    press(dialog, Choice.APPLY)
+    assert not dialog.isVisible()
+    assert window.document is document and not document.result.baseline_kept
+    assert document.result.precision.moved_required == 1.5 and (document.labels != baseline).mean() > 0.005
+    assert status.text().startswith("risk") and "needed 1.50" in status.toolTip()
+    qtbot.waitUntil(lambda: "baseline kept" not in window.file_panel.items[REDRAWN_STEM].text(0))
+    assert not document.is_edited  # the automatic result under the new bars, not a user's change
+
+    dialog = open_settings(qtbot, window)
+    type_value(dialog, "precision.min_moved_edge_gain", "1.62")
+    press(dialog, Choice.APPLY)
+    assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
+    assert status.text().startswith("baseline kept (redrawn edges")
+    window.close()

@@ -86,6 +86,10 @@ def test_an_edge_redrawn_onto_a_barely_stronger_image_edge_keeps_the_baseline():
     assert slightly_stronger.moved_required == config.min_moved_edge_gain
     assert 1.1 < slightly_stronger.moved_edge_gain < config.min_moved_edge_gain and not slightly_stronger.passed
     assert slightly_stronger.brief().startswith("redrawn edges 1.")
+    assert slightly_stronger.failed_test() == "moved_edge_gain"
+    just_under = replace(slightly_stronger, edge_gain=1.0754, required=1.08, passed=False)
+    assert just_under.brief() == "edges 1.07x"  # rounded down: never reads as the bar it missed
+    assert just_under.failed_test() == "edge_gain"
     assert "redrawn edges" in slightly_stronger.describe()
     much_stronger = check_precision(EdgeMap.of(band_image(20, 45, 235)), baseline, refined, config)
     assert much_stronger.moved_edge_gain > 3.0 and much_stronger.passed

@@ -65,6 +65,7 @@ def test_a_folder_run_with_other_bars_judges_the_stored_refinement_again(engine,
     first, _ = run(engine, DEFAULTS, images, labels, out)
     stats = first.written[0]["stats"]
     assert stats["baseline_kept"] and not stats["from_store"]
+    assert stats["baseline_check"]["failed"] == "moved_edge_gain"
     assert np.array_equal(output(out), baseline)
 
     with monkeypatch.context() as patch:
@@ -106,3 +107,15 @@ def test_the_app_opens_a_stored_image_with_other_bars_without_refining(engine, p
     assert np.array_equal(opened.result.labels, looser_refinement)
     summary = store.matching_summary(STEM, image_path, label_path, looser, "ids")  # kept under the new bars
     assert summary is not None and summary["baseline_kept"] is False
+
+
+def test_an_unreadable_stored_result_is_named_in_one_line_and_the_image_refined(engine, pair, tmp_path):
+    images, labels = pair
+    out = tmp_path / "out"
+    run(engine, DEFAULTS, images, labels, out)
+    stored = ResultStore(out).path(STEM)
+    stored.write_bytes(stored.read_bytes()[:100])  # truncated
+    again, lines = run(engine, LOOSER, images, labels, out)
+    assert lines[0].startswith("redo ") and len(lines) == 2
+    assert lines[1].startswith(f"{stored}: stored result unreadable") and "refining" in lines[1]
+    assert not again.written[0]["stats"]["from_store"] and not again.written[0]["stats"]["baseline_kept"]

@@ -147,6 +147,8 @@ class _Run:
                 raise OutFolderError(f"{self.out_dir}: cannot write the record of {job.key} "
                                      f"({problem.strerror or problem})") from None
             self.claims.release(job.key)
+            if record.get("notice"):
+                self.report(record["notice"])
             if record["status"] == Status.WRITTEN:
                 self.summary.written.append(record)
             else:

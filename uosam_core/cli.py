@@ -131,7 +131,8 @@ def _cmd_refine(args: argparse.Namespace) -> int:
     if reused:
         notes.append(f"{reused} of them from their stored refinement, without running SAM")
     if kept:
-        notes.append(f"{kept} of them kept the baseline: refining would not sharpen the edges; --no-baseline-check "
+        notes.append(f"{kept} of them kept the baseline: refining would not put the edges on clearly stronger image "
+                     "edges; --no-baseline-check "
                      "refines them too")
     noted = f" ({'; '.join(notes)})" if notes else ""
     print(f"refined {counts['written']}{noted}, already done {counts['resumed']}, "

@@ -109,6 +109,8 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         raise InputError(f"{job.output}: cannot write the output ({problem.strerror or problem})",
                          path=job.output) from None
     record = _base_record(job, context, Status.WRITTEN) | loaded.hashes
+    if found.notice and not found.stale:
+        record["notice"] = found.notice  # a stored result that could not be used: refined again
     if found.result is None or found.other_bars:
         try:  # the app opens this image without refining it again (docs/decisions/0012)
             store.save(job.key, stored_key, result, refinement_key)
@@ -122,7 +124,8 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         "risk": round(float(result.risk), 6),
         "baseline_kept": bool(result.baseline_kept),
         "baseline_check": None if result.precision is None else (
-            asdict(result.precision) | {"applied": bool(refiner.config.precision.enabled)}),
+            asdict(result.precision) | {"applied": bool(refiner.config.precision.enabled),
+                                        "failed": result.precision.failed_test()}),
         "objects": len(result.objects),
         "accepted": sum(bool(obj.uses_refined) for obj in result.objects),
         "gro_masks": 0 if result.gro is None else len(result.gro.masks),

@@ -260,6 +260,7 @@ class Loaded:
     result: RefineResult | None
     notice: str | None = None
     other_bars: bool = False
+    stale: bool = False  # the file holds a result of other inputs, settings or model (expected after a change)
 
 
 class ResultStore:
@@ -329,7 +330,7 @@ class ResultStore:
                     and meta.get("refinement_key") == refinement_key
                 if meta.get("store_key") != stored_key and not other_bars:
                     return Loaded(None, f"{path}: stored result of {key} was made from other inputs, settings "
-                                        "or model; refining again")
+                                        "or model; refining again", stale=True)
                 result = _Reader({name: arrays[name] for name in arrays.files}).decode(meta["tree"])
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as problem:
             return Loaded(None, f"{path}: stored result unreadable ({problem}); refining {key} again")

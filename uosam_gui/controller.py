@@ -69,6 +69,7 @@ class RefineController(QObject):
         self._redecode_tokens: dict[tuple[str, int], int] = {}
         self._redecode_revisions: dict[int, int] = {}  # redecode token -> document revision when asked
         self._replacing: set[int] = set()  # refine tokens whose document replaces the cached one (rerun)
+        self.rejudged: list[ImageDocument] = []  # the documents the last configure() judged with new check bars
         self._stale: set[int] = set()  # refine tokens asked with settings changed since: their documents go
         self.pinned: set[str] = set()  # keys whose documents hold edits not yet written: never evicted
         self.last_redecode_seconds = 0.0
@@ -118,7 +119,15 @@ class RefineController(QObject):
         self.model = new
         for worker in self.workers:
             worker.model = new
-        for key in [k for k in self.documents if k not in self.pinned and k != self.wanted_key]:
+        self.rejudged = []
+        if new.refiner is not None:  # only the check's bars changed: open documents are judged again, no SAM
+            bars = settings.config.precision
+            self.rejudged = [document for document in self.documents.values()
+                             if replace(document.refiner.config, precision=bars) == settings.config]
+            for document in self.rejudged:
+                document.rejudge(new.refiner)
+        kept = {document.key for document in self.rejudged} | self.pinned | {self.wanted_key}
+        for key in [k for k in self.documents if k not in kept]:
             del self.documents[key]
         if reload:
             self.load_model()

@@ -129,6 +129,15 @@ class ImageDocument:
             obj.baseline.paint(effective, obj.class_id)  # inside the object's box only
         take_composition(result, self.refiner.recompose(replace(result, baseline=effective)))
 
+    def rejudge(self, refiner: Refiner) -> None:
+        """Use ``refiner`` (the same refinement settings, other baseline-check bars): the check's
+        measurements are held against its bars and the image recomposed; decisions and edits stay."""
+        self.refiner = refiner
+        if self.result.precision is not None:
+            self.result.precision = self.result.precision.judged(refiner.config.precision)
+        self.recompose()
+        self.revision += 1
+
     # ------------------------------------------------------------------ object changes
     def _change_objects(self, description: str, index: int, new_object: ObjectResult) -> None:
         before = tuple(self.objects)

@@ -194,10 +194,15 @@ class Reviewer(QObject):
     def _display(self, document: ImageDocument) -> None:
         self.state.show(document)
         self.notifier.resolve(image_topic(document.key))  # its refinement is done: warnings about it are past
-        timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in document.result.timings.items())
+        timings = document.result.timings
+        stored = timings.get("loaded from store")
+        timings = f"stored result, read in {stored:.1f}s" if stored is not None else ", ".join(
+            f"{name} {seconds:.1f}s" for name, seconds in timings.items())  # a stored result's are of its refinement
         accepted = sum(obj.uses_refined for obj in document.objects)
         past = "; ".join(getattr(document, "store_notices", []))  # e.g. a stale stored result, refined again
-        kept = " - baseline kept: refining would not sharpen its edges" if document.result.baseline_kept else ""
+        check = document.result.precision
+        kept = (f" - baseline kept ({check.brief()}): refining would not put its edges on clearly stronger image "
+                "edges" if document.result.baseline_kept and check is not None else "")
         self.notifier.notify(f"{document.key}: {len(document.objects)} objects, {accepted} refined{kept}"
                              + (f" ({timings})" if timings else "") + (f" - {past}" if past else ""))
         for notice in getattr(document, "notices", []):

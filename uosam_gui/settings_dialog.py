@@ -263,8 +263,15 @@ class SettingsFlow(QObject):
         if session is not None:
             session.settings = to_dict(settings)
             self._save(session)
+            for document in self.controller.rejudged:  # other check bars: open images judged again, no SAM
+                if document.key in session.records:
+                    self.reviewer.record(document)
+        if self.state.document is not None and self.state.document in self.controller.rejudged:
+            self.state.document_edited()
         self._show()
-        self.notifier.notify(f"settings: {summary(settings)}"
+        rejudged = (f"; {len(self.controller.rejudged)} open image(s) checked again with the new bars"
+                    if self.controller.rejudged else "")
+        self.notifier.notify(f"settings: {summary(settings)}" + rejudged
                              + (" (loading the model in the background)" if reload else ""))
         self.applied.emit(settings)
         if choice in (Choice.REFINE_IMAGE, Choice.REFINE_ALL):
