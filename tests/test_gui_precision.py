@@ -20,16 +20,22 @@ from test_precision import CAMVID, CAMVID_CONFIG, KEPT_STEM  # noqa: E402
 from uosam_core.image_io import read_labels  # noqa: E402
 
 
-def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_path, engine):
+def open_street_image(qtbot, tmp_path, engine, stem: str):
+    """The real window on one CamVid image and its coarse8 labels (copied to a scratch folder), refined:
+    (window, the baseline HxW)."""
     images, labels = tmp_path / "images", tmp_path / "labels"
     images.mkdir()
     labels.mkdir()
-    shutil.copy(CAMVID / "image" / f"{KEPT_STEM}.png", images)
-    shutil.copy(CAMVID / "coarse8" / f"{KEPT_STEM}.png", labels)
-    baseline, _ = read_labels(labels / f"{KEPT_STEM}.png")
+    shutil.copy(CAMVID / "image" / f"{stem}.png", images)
+    shutil.copy(CAMVID / "coarse8" / f"{stem}.png", labels)
     window = make_window(qtbot, tmp_path, engine, CAMVID_CONFIG)
     assert window.open_dataset(images, labels, tmp_path / "out")
     qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    return window, read_labels(labels / f"{stem}.png")[0]
+
+
+def test_a_kept_image_says_so_and_its_refinement_is_one_action_away(qtbot, tmp_path, engine):
+    window, baseline = open_street_image(qtbot, tmp_path, engine, KEPT_STEM)
     document = window.document
     assert document.result.baseline_kept and np.array_equal(document.labels, baseline)
     status = window.review_keys.risk_label
@@ -81,15 +87,7 @@ def test_a_new_check_bar_applied_in_the_settings_judges_the_shown_image_again_wi
 
     from uosam_gui.settings_dialog import Choice
 
-    images, labels = tmp_path / "images", tmp_path / "labels"
-    images.mkdir()
-    labels.mkdir()
-    shutil.copy(CAMVID / "image" / f"{REDRAWN_STEM}.png", images)
-    shutil.copy(CAMVID / "coarse8" / f"{REDRAWN_STEM}.png", labels)
-    baseline, _ = read_labels(labels / f"{REDRAWN_STEM}.png")
-    window = make_window(qtbot, tmp_path, engine, CAMVID_CONFIG)
-    assert window.open_dataset(images, labels, tmp_path / "out")
-    qtbot.waitUntil(lambda: window.document is not None, timeout=REFINE_TIMEOUT_MS)
+    window, baseline = open_street_image(qtbot, tmp_path, engine, REDRAWN_STEM)
     document = window.document
     status = window.review_keys.risk_label
     assert document.result.baseline_kept and status.text().startswith("baseline kept (redrawn edges 1.5")

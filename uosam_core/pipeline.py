@@ -140,11 +140,15 @@ class Refiner:
         result.baseline_kept = held
         return result
 
-    def rejudge(self, result: RefineResult) -> RefineResult:
+    def judge(self, result: RefineResult) -> None:
         """Hold ``result``'s check measurements against this refiner's bars (a result refined alike but
-        judged with other bars: a stored one) and recompose it; no decoding. Returns the same result."""
+        judged with other bars: a stored one); recompose it after (:meth:`rejudge` does both)."""
         if result.precision is not None:
             result.precision = result.precision.judged(self.config.precision)
+
+    def rejudge(self, result: RefineResult) -> RefineResult:
+        """:meth:`judge` and recompose ``result``; no decoding. Returns the same result."""
+        self.judge(result)
         return self.recompose(result)
 
     def redecode(self, result: RefineResult, image: np.ndarray, object_index: int, prompts: ObjectPrompts

@@ -18,8 +18,7 @@ import numpy as np
 from .image_io import InputError, LabelFormat, check_pair, read_image, read_labels, write_labels
 from .jobs import Job, ModelIdentity, Settings
 from .records import Status, file_stat, sha256_file, sha256_if_unchanged
-from .result_store import Loaded as StoredResult
-from .result_store import ResultStore, StoreError, keys_for_files
+from .result_store import ResultStore, load_or_refine
 
 
 @dataclass(frozen=True)
@@ -91,17 +90,10 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
     also when only the baseline check's bars changed: then it is judged again (no SAM)."""
     job = loaded.job
     tick = time.perf_counter()
-    store = ResultStore(context.out_dir)
-    stored_key, refinement_key = keys_for_files(job.image, job.label, refiner, context.settings.label_encoding,
-                                                loaded.hashes)
-    found = store.load(job.key, stored_key, refinement_key) if context.use_stored else StoredResult(None)
-    result = found.result
-    if result is not None and result.baseline.shape != loaded.baseline.shape:
-        result = None
-    if result is None:
-        result = refiner.refine(loaded.image, loaded.baseline)
-    elif found.other_bars:  # a bar of the baseline check changed: judge the stored refinement again, no SAM
-        refiner.rejudge(result)
+    obtained = load_or_refine(ResultStore(context.out_dir), job.key, job.image, job.label, loaded.image,
+                              loaded.baseline, refiner, label_encoding=context.settings.label_encoding,
+                              use_stored=context.use_stored, hashes=loaded.hashes)
+    result = obtained.result
     seconds = time.perf_counter() - tick
     try:
         write_labels(job.output, result.labels, loaded.label_format)
@@ -109,17 +101,14 @@ def refine_loaded(loaded: Loaded, refiner: object, context: RunContext) -> dict:
         raise InputError(f"{job.output}: cannot write the output ({problem.strerror or problem})",
                          path=job.output) from None
     record = _base_record(job, context, Status.WRITTEN) | loaded.hashes
-    if found.notice and not found.stale:
-        record["notice"] = found.notice  # a stored result that could not be used: refined again
-    if found.result is None or found.other_bars:
-        try:  # the app opens this image without refining it again (docs/decisions/0012)
-            store.save(job.key, stored_key, result, refinement_key)
-        except (OSError, StoreError) as problem:
-            record["result_not_stored"] = str(problem)
+    if obtained.unusable:
+        record["notice"] = obtained.unusable  # a stored result that could not be used: refined again
+    if obtained.not_stored:  # the app would refine this image again (docs/decisions/0012)
+        record["result_not_stored"] = obtained.not_stored
     record |= {"output_sha256": sha256_file(job.output), "output_stat": file_stat(job.output)}
     record["stats"] = {
         "seconds": round(seconds, 3),
-        "from_store": found.result is not None and result is found.result,
+        "from_store": obtained.from_store,
         "changed_fraction": round(float(result.changed_fraction), 5),
         "risk": round(float(result.risk), 6),
         "baseline_kept": bool(result.baseline_kept),

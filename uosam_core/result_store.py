@@ -350,44 +350,53 @@ def _meta(arrays) -> dict:
 
 @dataclass(frozen=True)
 class Obtained:
-    """A result from :func:`load_or_refine`: where it came from and what to tell the user."""
+    """A result from :func:`load_or_refine`: where it came from and what to tell the user.
+
+    ``unusable``: why a stored file that was there could not be used (not when it merely held another
+    refinement's result); ``not_stored``: why the result could not be stored. Both are among ``notices``.
+    """
 
     result: RefineResult
     from_store: bool
     notices: tuple[str, ...] = ()
+    unusable: str | None = None
+    not_stored: str | None = None
 
 
 def load_or_refine(store: ResultStore, key: str, image_path: Path | str, label_path: Path | str,
                    image: np.ndarray, baseline: np.ndarray, refiner: object, *, label_encoding: str = "ids",
-                   progress: Callable[[str, float], None] | None = None, use_stored: bool = True) -> Obtained:
-    """The stored result of an image when it matches its files, settings and model; else refine it
+                   progress: Callable[[str, float], None] | None = None, use_stored: bool = True,
+                   hashes: dict | None = None) -> Obtained:
+    """The stored result of an image when it matches its files, settings and model (judged again, and
+    stored under the new key, when only the baseline check's bars differ); else refine it
     (``refiner.refine(image, baseline, progress=progress)``) and store the result. ``use_stored=False``
-    refines (and stores) in any case.
+    refines (and stores) in any case. ``hashes``: the files' sha256 when known (:func:`key_for_files`).
 
     A file that cannot be used, and a result that cannot be stored (OSError), are one notice each;
     neither stops the image. ``Cancelled`` raised by ``progress`` passes through.
     """
     notices = []
-    wanted, refinement = keys_for_files(image_path, label_path, refiner, label_encoding)
+    wanted, refinement = keys_for_files(image_path, label_path, refiner, label_encoding, hashes)
     started = time.perf_counter()
     found = store.load(key, wanted, refinement) if use_stored else Loaded(None)
     if found.result is not None and found.result.baseline.shape != baseline.shape:
         found = Loaded(None, f"{store.path(key)}: stored result has another size; refining {key} again")
-    if found.result is not None:
-        if found.other_bars:  # refined alike, judged with other bars: judge again, keep under the new key
-            refiner.rejudge(found.result)
-            try:
-                store.save(key, wanted, found.result, refinement)
-            except (OSError, StoreError) as problem:
-                notices.append(f"{store.path(key)}: refinement result not stored ({problem})")
-        found.result.timings["loaded from store"] = time.perf_counter() - started
-        return Obtained(found.result, True, tuple(notices))
-    if found.notice:
-        notices.append(found.notice)
-    with _refining_now(store.path(key)):
-        result = refiner.refine(image, baseline, progress=progress)
-    try:
-        store.save(key, wanted, result, refinement)
-    except (OSError, StoreError) as problem:
-        notices.append(f"{store.path(key)}: refinement result not stored ({problem})")
-    return Obtained(result, False, tuple(notices))
+    result, unusable, not_stored = found.result, None, None
+    if result is None:
+        if found.notice:
+            notices.append(found.notice)
+            unusable = None if found.stale else found.notice
+        with _refining_now(store.path(key)):
+            result = refiner.refine(image, baseline, progress=progress)
+    elif found.other_bars:  # refined alike, judged with other bars: judge again, keep under the new key
+        refiner.rejudge(result)
+    if result is not found.result or found.other_bars:
+        try:
+            store.save(key, wanted, result, refinement)
+        except (OSError, StoreError) as problem:
+            not_stored = str(problem)
+            notices.append(f"{store.path(key)}: refinement result not stored ({problem})")
+    from_store = result is found.result
+    if from_store:
+        result.timings["loaded from store"] = time.perf_counter() - started
+    return Obtained(result, from_store, tuple(notices), unusable, not_stored)

@@ -133,8 +133,7 @@ class ImageDocument:
         """Use ``refiner`` (the same refinement settings, other baseline-check bars): the check's
         measurements are held against its bars and the image recomposed; decisions and edits stay."""
         self.refiner = refiner
-        if self.result.precision is not None:
-            self.result.precision = self.result.precision.judged(refiner.config.precision)
+        refiner.judge(self.result)
         self.recompose()
         self.revision += 1
 
