@@ -189,3 +189,29 @@ def test_refine_all_in_the_background_then_reopen_and_export_without_refining(qt
                                   read_labels(labels / "coco_07.png")[0])
     assert refinements == []
     reopened.close()
+
+
+def test_a_folder_stored_with_other_check_bars_shows_refined_and_opens_without_refining(qtbot, tmp_path, engine,
+                                                                                        refinements):
+    """User trial: after the check's bars changed, images the CLI had stored were listed as "not run"
+    until opened (the scan matched the exact settings only)."""
+    from dataclasses import replace
+
+    from review_aids_helpers import make_window as make_configured_window
+
+    from uosam_core.config import RefineConfig
+
+    images, labels = demo_copy(tmp_path, ["coco_00", "coco_03", "coco_07"])
+    out = tmp_path / "labels-uosam"
+    run_folder(Refiner(engine), images, labels, out, progress=False)
+    refinements.clear()
+    other_bars = replace(RefineConfig(), precision=replace(RefineConfig().precision, min_edge_gain=1.0))
+    window = make_configured_window(qtbot, tmp_path, engine, other_bars)
+    assert window.open_dataset(images, labels, out)
+    qtbot.waitUntil(lambda: window.document is not None, timeout=TIMEOUT_MS)
+    assert window.document.key == "coco_00"  # the next one is refined ahead: the last one only the scan finds
+    unopened = "coco_07"
+    qtbot.waitUntil(lambda: "[refined]" in window.file_panel.items[unopened].text(0), timeout=TIMEOUT_MS)
+    assert window.document.result.precision.required in (1.0, 1.08)  # judged with the window's bars
+    assert refinements == []  # the shown image and the prefetched one came from the store: no SAM
+    window.close()

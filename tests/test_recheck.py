@@ -101,12 +101,13 @@ def test_the_app_opens_a_stored_image_with_other_bars_without_refining(engine, p
     no_sam(engine, monkeypatch)
     looser = Refiner(engine, LOOSER)
     assert store.matching_summary(STEM, image_path, label_path, looser, "ids") is None  # other bars: not a match
+    assert store.matching_summary(STEM, image_path, label_path, looser, "ids", other_bars=True)["other_bars"] is True
     opened = load_or_refine(store, STEM, image_path, label_path, image, baseline, looser)
     assert opened.from_store and opened.notices == ()
     assert not opened.result.baseline_kept and opened.result.precision.moved_required == 1.5
     assert np.array_equal(opened.result.labels, looser_refinement)
     summary = store.matching_summary(STEM, image_path, label_path, looser, "ids")  # kept under the new bars
-    assert summary is not None and summary["baseline_kept"] is False
+    assert summary is not None and summary["baseline_kept"] is False and summary["other_bars"] is False
 
 
 def test_an_unreadable_stored_result_is_named_in_one_line_and_the_image_refined(engine, pair, tmp_path):

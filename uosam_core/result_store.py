@@ -298,20 +298,28 @@ class ResultStore:
                 meta = _meta(arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
-        return {name: meta.get(name) for name in ("store_key", "changed_fraction", "objects", "risk", "baseline_kept")}
+        return {name: meta.get(name) for name in ("store_key", "refinement_key", "changed_fraction", "objects", "risk",
+                                                  "baseline_kept")}
 
     def matching_summary(self, key: str, image: Path | str, label: Path | str, refiner: object,
-                         label_encoding: str) -> dict | None:
+                         label_encoding: str, *, other_bars: bool = False) -> dict | None:
         """:meth:`summary` of ``key``'s stored result when it was made from these files with ``refiner``'s
         settings and model (see :func:`key_for_files`), without reading the result; None when there is no
-        readable file or it is stale. Hashes the files only when a file is stored; OSError when they
+        readable file or it is stale. With ``other_bars`` a result judged with other baseline-check bars
+        matches too (its summary's ``other_bars`` is True: its changed share and verdict are those of the
+        other bars until it is loaded). Hashes the files only when a file is stored; OSError when they
         cannot be read."""
         if not self.path(key).is_file():
             return None
         summary = self.summary(key)
         if summary is None or summary.get("changed_fraction") is None:
             return None
-        return summary if summary["store_key"] == key_for_files(image, label, refiner, label_encoding) else None
+        wanted, refinement = keys_for_files(image, label, refiner, label_encoding)
+        if summary["store_key"] == wanted:
+            return summary | {"other_bars": False}
+        if other_bars and summary.get("refinement_key") == refinement:
+            return summary | {"other_bars": True}
+        return None
 
     def load(self, key: str, stored_key: str, refinement_key: str | None = None) -> Loaded:
         """The stored result of ``key`` when its file holds ``stored_key``, or ``refinement_key`` (then

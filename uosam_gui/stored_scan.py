@@ -1,9 +1,10 @@
 """Stored results the file list does not show yet: when a folder is opened (and after the settings or
 the model change, or an export stored results), every image still "not run" whose stored result
 (``OUT/.uosam/results``, e.g. from ``uosam refine``) matches its files and the current settings and
-model is shown as refined, with its changed share and risk, without being opened. The checking (file
-hashes, the stored files' summaries; see :meth:`ResultStore.matching_summary`) runs on a background
-thread at a low priority; the GUI thread only updates the records that match."""
+model (the baseline check's bars aside: opening it judges it with the current ones, without SAM) is
+shown as refined, without being opened. The checking (file hashes, the stored files' summaries; see
+:meth:`ResultStore.matching_summary`) runs on a background thread at a low priority; the GUI thread
+only updates the records that match."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ class StoredScan(QObject):
                 if generation != self._generation:
                     return
                 try:
-                    summary = store.matching_summary(key, image, label, refiner, encoding)
+                    summary = store.matching_summary(key, image, label, refiner, encoding, other_bars=True)
                 except OSError:
                     continue  # the image's own refinement says what is wrong with its files
                 if summary is not None:
