@@ -332,7 +332,7 @@ def test_a_rerun_with_other_settings_names_the_settings_it_changed(tmp_path, cap
     captured = capsys.readouterr()
     redo = [line for line in captured.err.splitlines() if line.startswith("redo ")]
     assert len(redo) == 2, captured.err
-    assert all(line.endswith(": settings changed: lro.iou_threshold 0.4 -> 0.5, lro.min_object_area 64 -> 80")
+    assert all(line.endswith(": settings changed: lro.iou_threshold 0.33 -> 0.5, lro.min_object_area 64 -> 80")
                for line in redo), redo
     assert captured.out.startswith("refined 2 (2 of them again), already done 0")
 

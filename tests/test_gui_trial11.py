@@ -156,8 +156,8 @@ def test_an_image_reviewed_before_a_settings_change_reopens_as_it_was_reviewed(q
     again = reopened.document
     assert again.key == document.key and again.objects[rejected].decision == "accept"
     np.testing.assert_array_equal(again.labels, reviewed)
-    assert again.refiner.config.lro.iou_threshold == 0.4  # the settings it was reviewed with
-    assert any("shown as you reviewed it" in m and "lro.iou_threshold 0.4 -> 0.9" in m for m in reopened.messages)
+    assert again.refiner.config.lro.iou_threshold == 0.33  # the settings it was reviewed with
+    assert any("shown as you reviewed it" in m and "lro.iou_threshold 0.33 -> 0.9" in m for m in reopened.messages)
 
     # the export writes the reviewed labels and its log says they were made with other settings; the
     # images it refined with the current ones show their new share changed in the list
@@ -166,7 +166,7 @@ def test_an_image_reviewed_before_a_settings_change_reopens_as_it_was_reviewed(q
     log = reopened.exporter.last_log
     entries = {entry["key"]: entry for entry in log["entries"]}
     assert log["config"]["lro"]["iou_threshold"] == 0.9 and log["complete"]
-    assert entries[again.key]["settings_differ"] == ["lro.iou_threshold 0.9 -> 0.4"]
+    assert entries[again.key]["settings_differ"] == ["lro.iou_threshold 0.9 -> 0.33"]
     others = [name for name in entries if name != again.key]
     assert others and all("settings_differ" not in entries[name] for name in others)
     for name in others:

@@ -53,7 +53,7 @@ def test_every_object_is_refined_and_judged_by_iou(lro_run):
         assert obj.step1_scores.shape == (3,)
         assert obj.iou_with_baseline == pytest.approx(mask_iou(obj.step2_mask, obj.baseline_mask))
         assert obj.lcm_contrast == pytest.approx(obj.lcm[obj.baseline_mask].mean() - obj.lcm[~obj.baseline_mask].mean())
-        assert obj.accepted == (obj.iou_with_baseline >= 0.4 and obj.lcm_contrast >= 0.15)
+        assert obj.accepted == (obj.iou_with_baseline >= LroConfig().iou_threshold and obj.lcm_contrast >= 0.15)
     assert any(obj.accepted for obj in objects)
 
 

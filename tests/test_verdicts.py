@@ -33,7 +33,7 @@ def test_every_real_object_gets_the_reason_its_verdict_was_made_for(demo_objects
         contrast_ok = obj.lcm_contrast >= config.min_lcm_contrast
         if obj.accepted:
             assert judged.code == VerdictCode.ACCEPTED
-            assert judged.text == (f"accepted: IoU {obj.iou_with_baseline:.2f} >= 0.40, "
+            assert judged.text == (f"accepted: IoU {obj.iou_with_baseline:.2f} >= {config.iou_threshold:.2f}, "
                                    f"LCM contrast {obj.lcm_contrast:.2f} >= 0.15")
             continue
         assert judged.text.startswith("kept baseline: ")
@@ -46,7 +46,7 @@ def test_every_real_object_gets_the_reason_its_verdict_was_made_for(demo_objects
 
 
 def test_thresholds_decide_as_the_lro_does_and_the_numbers_never_read_equal_when_one_fails(demo_objects):
-    config = LroConfig()
+    config = LroConfig(iou_threshold=0.4)
     obj = demo_objects[0]
     for iou in (0.0, 0.21, 0.3996, 0.4, 0.77, 1.0):
         for contrast in (-0.2, 0.10, 0.1499, 0.15, 0.31):
@@ -65,7 +65,7 @@ def test_thresholds_decide_as_the_lro_does_and_the_numbers_never_read_equal_when
 
 
 def test_a_users_override_is_named_with_the_automatic_reason(demo_objects):
-    config = LroConfig()
+    config = LroConfig(iou_threshold=0.4)
     rejected = replace(demo_objects[0], iou_with_baseline=0.21, lcm_contrast=0.31, accepted=False)
     overridden = replace(rejected, decision="accept")
     judged = explain(overridden, config)
