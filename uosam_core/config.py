@@ -26,7 +26,7 @@ class LroConfig:
     enabled: bool = True
     object_mode: ObjectMode = "class"
     min_object_area: int = 64
-    iou_threshold: float = 0.33  # measured in docs/decisions/0022 (0.4 before the baseline check guarded exact labels)
+    iou_threshold: float = 0.33  # measured in docs/decisions/0023 (0.4 before the baseline check guarded exact labels)
     min_lcm_contrast: float = 0.15
     fallback: Fallback = "baseline"
     cascade: bool = True

@@ -194,10 +194,9 @@ class Reviewer(QObject):
     def _display(self, document: ImageDocument) -> None:
         self.state.show(document)
         self.notifier.resolve(image_topic(document.key))  # its refinement is done: warnings about it are past
-        timings = document.result.timings
-        stored = timings.get("loaded from store")
+        stored = document.result.timings.get("loaded from store")  # a stored result's other timings are old
         timings = f"stored result, read in {stored:.1f}s" if stored is not None else ", ".join(
-            f"{name} {seconds:.1f}s" for name, seconds in timings.items())  # a stored result's are of its refinement
+            f"{name} {seconds:.1f}s" for name, seconds in document.result.timings.items())
         accepted = sum(obj.uses_refined for obj in document.objects)
         past = "; ".join(getattr(document, "store_notices", []))  # e.g. a stale stored result, refined again
         check = document.result.precision
